@@ -1,0 +1,51 @@
+# driftloop: `make demo` plays the whole story on the local stack, `make test` runs the tests.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-unit test-integration lint typecheck up down status bench lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "driftloop needs $(PYTHON) on PATH"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/driftloop demo
+
+up: setup
+	$(BIN)/driftloop up
+
+down: setup
+	$(BIN)/driftloop down
+
+status: setup
+	$(BIN)/driftloop status
+
+test: setup lint typecheck
+	$(BIN)/python -m pytest
+
+test-unit: setup
+	$(BIN)/python -m pytest -m "not integration and not stack"
+
+lint: setup
+	$(BIN)/ruff check flows tasks blocks deployments tests bench
+	$(BIN)/ruff format --check flows tasks blocks deployments tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Exact versions of every dependency (names and versions only). Regenerate with: make lock' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

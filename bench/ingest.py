@@ -1,0 +1,165 @@
+"""Benchmark: the real ingest flow (S3 read, contract validation, lake write, ledger, event) on a 1M-row batch vs a
+plain polars read + Pandera validate + parquet write of the same object; and peak RSS of a 10M-row ingest in a child.
+
+Run: `.venv/bin/python -m bench.ingest --scale 0.05` (prints the rows as JSON). Starts its own moto server and a
+Prefect test harness; nothing is written to the working directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect.settings import PREFECT_API_URL
+from prefect.testing.utilities import prefect_test_harness
+from prefect_aws import AwsCredentials
+
+from blocks.register import demo_dataset, register_block_types, save_defaults
+from blocks.settings import Settings, process_environment
+from deployments import services
+from flows.ingest import ingest
+from tasks.config import load_dataset
+from tasks.contracts.credit import CreditApplication, generate
+from tasks.storage import Store, parquet_bytes
+
+CHUNK_ROWS = 1_000_000  # generate() builds Python lists; chunks keep the generator's own memory bounded
+
+
+def _frame(rows: int) -> pl.DataFrame:
+    chunks = [
+        generate(min(CHUNK_ROWS, rows - i), seed=1000 + i // CHUNK_ROWS, start=datetime(2026, 1, 1))
+        for i in range(0, rows, CHUNK_ROWS)
+    ]
+    return pl.concat(chunks)
+
+
+def _land(store: Store, dataset: str, rows: int) -> str:
+    key = f"landing/{dataset}/bench-{rows}.parquet"
+    store.put(key, parquet_bytes(_frame(rows)))
+    return key
+
+
+def _new_dataset() -> str:
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    demo_dataset().save(name, overwrite=True)
+    return name
+
+
+def _real(dataset: str, key: str) -> float:
+    started = time.perf_counter()
+    state = ingest(dataset=dataset, key=key, return_state=True)
+    elapsed = time.perf_counter() - started
+    outcomes = state.result()
+    assert [o.outcome for o in outcomes] == ["ingested"], outcomes  # type: ignore[union-attr]
+    return elapsed
+
+
+def _baseline(store: Store, key: str) -> float:
+    started = time.perf_counter()
+    frame = pl.read_parquet(store.uri(key), storage_options=store.storage_options)
+    validated = CreditApplication.validate(frame, lazy=True)
+    validated.write_parquet(
+        store.uri(f"bench-baseline/{uuid.uuid4().hex}.parquet"), storage_options=store.storage_options
+    )
+    return time.perf_counter() - started
+
+
+def _child_rss(rows: int) -> tuple[float, float]:
+    """Land `rows` here, ingest them in a child process; return (child seconds, child peak RSS in MB)."""
+    dataset = _new_dataset()
+    key = _land(load_dataset(dataset).store, dataset, rows)
+    env = process_environment() | {"PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bench.ingest", "--child", dataset, key], env=env, check=True)
+    elapsed = time.perf_counter() - started
+    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _row(name: str, rows: int, seconds: float, target: str, notes: str, **extra: Any) -> dict[str, Any]:
+    row = {
+        "benchmark": name,
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "baseline_seconds": None,
+        "ratio": None,
+        "target": target,
+        "peak_rss_mb": None,
+        "notes": notes,
+    }
+    return row | extra
+
+
+def run(scale: float = 1.0) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home), s3_port=services.free_port(), bucket="driftloop-bench")
+        service = services.s3_service(settings)
+        process = services.start(service, process_environment())
+        try:
+            services.wait_healthy(service, process)
+            with prefect_test_harness(server_startup_timeout=120):
+                register_block_types()
+                local = AwsCredentials(aws_access_key_id="bench", aws_secret_access_key="bench")  # moto takes any
+                save_defaults(settings, credentials=local, overwrite=True)
+                return _measure(settings, scale)
+        finally:
+            services.stop(process)
+
+
+def _measure(settings: Settings, scale: float) -> list[dict[str, Any]]:
+    rows = max(1000, int(1_000_000 * scale))
+    dataset = _new_dataset()
+    store = load_dataset(dataset).store
+    store.client.create_bucket(Bucket=settings.bucket)
+    key = _land(store, dataset, rows)
+    baseline = min(_baseline(store, key) for _ in range(2))
+    real = _real(dataset, key)
+    big = max(1000, int(10_000_000 * scale))
+    child_seconds, rss = _child_rss(big)
+    return [
+        _row(
+            "ingest-1m-wall",
+            rows,
+            real,
+            "ratio <= 2.0",
+            "ingest flow vs polars read + pandera validate + write",
+            baseline_seconds=round(baseline, 3),
+            ratio=round(real / baseline, 3),
+        ),
+        _row(
+            "ingest-10m-peak-rss",
+            big,
+            child_seconds,
+            "peak_rss_mb < 4096",
+            "ingest flow in a child process (includes interpreter + prefect import)",
+            peak_rss_mb=round(rss, 1),
+        ),
+    ]
+
+
+def _child(dataset: str, key: str) -> None:
+    _real(dataset, key)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--child", nargs=2, metavar=("DATASET", "KEY"))
+    args = parser.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+    print(json.dumps(run(args.scale), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""The one typed settings object: defaults for blocks and the local stack, read from `DRIFTLOOP_*` variables.
+
+This is the only module that reads the process environment. Everything users edit in the Prefect UI lives in blocks;
+these settings only seed the blocks' defaults and tell the local stack where to put its state and which ports to use.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """driftloop settings; every field can be set as `DRIFTLOOP_<FIELD>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLOOP_", frozen=True, extra="forbid")
+
+    home: Path = Field(
+        default=PROJECT_ROOT / ".driftloop",
+        description="Directory holding all state of the local stack: databases, logs, pid files.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the local stack binds to (loopback only).")
+    prefect_port: int = Field(default=4200, description="Port of the local Prefect API and UI.")
+    s3_port: int = Field(default=9000, description="Port of the local S3-compatible endpoint.")
+    mlflow_port: int = Field(default=5000, description="Port of the local MLflow tracking server.")
+    bucket: str = Field(default="driftloop", description="Bucket holding landing/, lake/, quarantine/ and the rest.")
+    region: str = Field(default="us-east-1", description="Region of the bucket.")
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3 endpoint; unset means the local stack's endpoint. Set to 'aws' to use AWS's own endpoints.",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking URI; unset means the local stack's MLflow server."
+    )
+    work_pool: str = Field(default="driftloop", description="Prefect work pool the deployments run on.")
+    worker_poll_seconds: float = Field(default=1.0, description="How often the local worker polls for runs.")
+
+    @property
+    def resolved_s3_endpoint(self) -> str | None:
+        """The S3 endpoint to use, or None for AWS's default endpoints."""
+        if self.s3_endpoint_url == "aws":
+            return None
+        return self.s3_endpoint_url or f"http://{self.host}:{self.s3_port}"
+
+    @property
+    def resolved_mlflow_uri(self) -> str:
+        """The MLflow tracking URI to use."""
+        return self.mlflow_tracking_uri or f"http://{self.host}:{self.mlflow_port}"
+
+    @property
+    def prefect_api_url(self) -> str:
+        """The local Prefect API URL."""
+        return f"http://{self.host}:{self.prefect_port}/api"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return Settings()
+
+
+def process_environment() -> dict[str, str]:
+    """Return a copy of this process's environment, the base for processes the local stack starts."""
+    return dict(os.environ)

@@ -1,0 +1,106 @@
+"""`driftloop`: the command line of the local stack.
+
+Adding a subcommand is one `_cmd_<name>(args, settings) -> int` function and one `_add(...)` line in `build_parser`.
+Settings (ports, home, bucket) come from DRIFTLOOP_* variables; flags only select what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from blocks import names
+from blocks.settings import PROJECT_ROOT, Settings, get_settings
+from deployments import demo, stack, stack_status
+from deployments.services import ServiceError
+from deployments.stack_state import StackError
+from tasks.config import load_dataset
+from tasks.errors import DriftloopError
+from tasks.registry import champion_history
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    stack.up(settings, print, project_dir=args.project_dir, redeploy=args.redeploy)
+    print(
+        f"driftloop is up: Prefect UI http://{settings.host}:{settings.prefect_port}, MLflow "
+        f"{settings.resolved_mlflow_uri}, S3 {settings.resolved_s3_endpoint}, logs in {settings.home / 'logs'}"
+    )
+    return 0
+
+
+def _cmd_down(args: argparse.Namespace, settings: Settings) -> int:
+    stack.down(settings, print, purge=args.purge)
+    return 0
+
+
+def _cmd_status(_args: argparse.Namespace, settings: Settings) -> int:
+    components = stack_status.status(settings)
+    for component in components:
+        pid = str(component.pid) if component.pid else "-"
+        health = "healthy" if component.healthy else ("unhealthy" if component.pid else "not running")
+        print(f"{component.name:<8} {health:<12} pid {pid:<8} {component.url}")
+    return 0 if all(component.healthy for component in components) else 1
+
+
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    _cmd_up(args, settings)
+    demo.main(settings)
+    return 0
+
+
+def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}):
+        moves = champion_history(load_dataset(args.dataset))
+    if not moves:
+        print(f"{args.dataset}: no champion yet")
+    for move in moves:
+        print(
+            f"{move['at']}  {move['action']:<9} v{move['from_version']} -> v{move['to_version']}  {move['why']}"
+            f"  (flow run {move['flow_run_id']})"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="driftloop", description="driftloop's local stack and demo.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def _add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    up = _add("up", _cmd_up, "Start S3, MLflow, Prefect and a worker on 127.0.0.1, then deploy the flows.")
+    up.add_argument("--redeploy", action="store_true", help="Deploy even if prefect.yaml and the flows are unchanged.")
+    up.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="Directory holding prefect.yaml.")
+    down = _add("down", _cmd_down, "Stop the processes `up` started; data stays in the home directory.")
+    down.add_argument("--purge", action="store_true", help="Also delete the home directory (all local data).")
+    _add("status", _cmd_status, "Show each component's URL, pid and health; exit 1 unless all are healthy.")
+    play = _add("demo", _cmd_demo, "Start the stack and play the whole story through deployments and automations.")
+    play.add_argument(
+        "--redeploy", action="store_true", help="Deploy even if prefect.yaml and the flows are unchanged."
+    )
+    play.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="Directory holding prefect.yaml.")
+    history = _add("history", _cmd_history, "Show every move of a dataset's champion alias, oldest first.")
+    history.add_argument("dataset", nargs="?", default=names.DEMO_DATASET, help="Dataset block name.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Command = args.handler
+    try:
+        return handler(args, get_settings())
+    except (ServiceError, StackError, DriftloopError) as exc:
+        print(f"driftloop {args.command} failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

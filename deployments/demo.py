@@ -1,0 +1,106 @@
+"""`make demo`: the whole driftloop story on the local stack, told through deployments and automations.
+
+Every step is a `prefect deployment run` (printed, so it can be replayed by hand); everything after a landing happens by
+itself through the automations in prefect.yaml. The stack is left running for exploring the UIs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from blocks import names
+from blocks.settings import Settings, process_environment
+from deployments.runs import wait_for_runs
+from deployments.services import BIN
+from tasks.config import load_dataset
+from tasks.registry import champion_history, champion_version
+
+DATASET = names.DEMO_DATASET
+ROWS = 12_000
+
+
+def run_deployment(settings: Settings, flow: str, **parameters: object) -> None:
+    """Run a deployment through the CLI and wait for it, exactly as a user would from a shell."""
+    args = [f"{BIN / 'prefect'}", "deployment", "run", f"{flow}/driftloop", "--watch", "--watch-timeout", "600"]
+    for key, value in parameters.items():
+        args += ["-p", f"{key}={value}"]
+    print("  $ prefect deployment run " + " ".join(args[4:]).replace("--watch --watch-timeout 600 ", ""))
+    env = process_environment() | {"PREFECT_API_URL": settings.prefect_api_url}
+    subprocess.run(args, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def land(settings: Settings, scenario: str, batches: int, seed: int, first_day: int) -> datetime:
+    since = datetime.now(UTC)
+    run_deployment(
+        settings,
+        "simulate",
+        dataset=DATASET,
+        scenario=scenario,
+        batches=batches,
+        rows=ROWS,
+        seed=seed,
+        first_day=first_day,
+    )
+    return since
+
+
+def chain(flow: str, count: int, since: datetime) -> str:
+    runs = wait_for_runs(flow, count, since, timeout=420)
+    states = sorted({r.state.name if r.state and r.state.name else "?" for r in runs})
+    return f"{len(runs)} {flow} run(s): {', '.join(states)}"
+
+
+def story(settings: Settings) -> None:
+    started = datetime.now(UTC)
+    print("1. Eight baseline batches land; the automation ingests each one.")
+    since = land(settings, "baseline", 8, seed=1, first_day=0)
+    print("  ", chain("ingest", 8, since))
+    print(
+        "   Scoring waits for a first champion (each score run fails saying to train first):", chain("score", 8, since)
+    )
+    print("2. Train the first model and promote it.")
+    run_deployment(settings, "train", dataset=DATASET)
+    run_deployment(settings, "promote", dataset=DATASET)
+    cfg = load_dataset(DATASET)
+    print(f"   champion is now v{champion_version(cfg)}")
+    print("3. Two more baseline batches: ingest -> score -> monitor, all by automation; no drift.")
+    since = land(settings, "baseline", 2, seed=2, first_day=8)
+    print("  ", chain("monitor", 2, since))
+    print("4. A batch with quality problems lands: it is quarantined, the source object kept.")
+    since = land(settings, "quality_issue", 1, seed=3, first_day=10)
+    print("  ", chain("ingest", 1, since))
+    print("5. A recession arrives (sudden covariate shift): drift -> automated retrain -> promotion.")
+    since = land(settings, "covariate_shift_sudden", 1, seed=4, first_day=11)
+    print("  ", chain("monitor", 1, since))
+    print("  ", chain("retrain", 1, since))
+    print(f"   champion is now v{champion_version(cfg)}")
+    print("6. The recession goes on; the new champion's reference matches it, so monitoring stays quiet.")
+    since = land(settings, "covariate_shift_sudden", 2, seed=5, first_day=12)
+    print("  ", chain("monitor", 2, since))
+    print("7. Roll back to the previous champion; scoring uses it again.")
+    run_deployment(settings, "rollback", dataset=DATASET)
+    print(f"   champion is now v{champion_version(cfg)}")
+    summary(settings, cfg.model_name, started)
+
+
+def summary(settings: Settings, model: str, started: datetime) -> None:
+    cfg = load_dataset(DATASET)
+    print("\nChampion history:")
+    for move in champion_history(cfg):
+        print(f"   {move}")
+    print(f"\nThe story took {(datetime.now(UTC) - started).total_seconds():.0f}s. Explore it:")
+    ui = f"http://{settings.host}:{settings.prefect_port}"
+    print(f"   Flow runs:   {ui}/runs")
+    print(f"   Event feed:  {ui}/events")
+    print(f"   Automations: {ui}/automations")
+    print(f"   Artifacts:   {ui}/artifacts")
+    print(f"   MLflow:      {settings.resolved_mlflow_uri}/#/models/{model}")
+    print("Stop the stack with `make down`.")
+
+
+def main(settings: Settings) -> None:
+    with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}):
+        story(settings)

@@ -1,0 +1,123 @@
+"""What the local stack keeps under its home: the marker, generated S3 credentials, pid files of started processes.
+
+A pid file records the pid and the process's start time, so a recycled pid is never mistaken for ours.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil  # type: ignore[import-untyped]  # types-psutil is a dev dependency missing from the lock
+
+MARKER = ".driftloop-home"
+CREDENTIALS_FILE = "s3-credentials.json"
+
+
+class StackError(RuntimeError):
+    """A step of the local stack failed; the message names the step or component and its log file."""
+
+
+@dataclass(frozen=True)
+class LocalCredentials:
+    """Credentials for the local S3 endpoint: it accepts any, so they are random and never committed."""
+
+    access_key_id: str
+    secret_access_key: str
+
+
+def prepare_home(home: Path) -> None:
+    """Create the home with its logs/ and run/ folders, private to the user, and mark it as a driftloop home."""
+    for folder in (home, home / "logs", home / "run"):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (home / MARKER).touch()
+
+
+def is_stack_home(home: Path) -> bool:
+    """True if `up` created this directory; only such a directory may be purged."""
+    return (home / MARKER).is_file()
+
+
+def load_or_create_credentials(home: Path) -> LocalCredentials:
+    """Read the stack's S3 credentials, generating them on first use in a file only the user can read."""
+    path = home / CREDENTIALS_FILE
+    if not path.exists():
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        values = {"access_key_id": secrets.token_hex(10).upper(), "secret_access_key": secrets.token_urlsafe(30)}
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(values, handle)
+    return LocalCredentials(**json.loads(path.read_text()))
+
+
+def pid_file(home: Path, component: str) -> Path:
+    return home / "run" / f"{component}.pid"
+
+
+def record_pid(home: Path, component: str, pid: int) -> None:
+    created = psutil.Process(pid).create_time()
+    pid_file(home, component).write_text(json.dumps({"pid": pid, "create_time": created}))
+
+
+def recorded_pid(home: Path, component: str) -> int | None:
+    """The pid of the component if its recorded process is still running; a stale pid file is removed."""
+    path = pid_file(home, component)
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    process = _our_process(record)
+    if process is None or process.status() == psutil.STATUS_ZOMBIE:
+        path.unlink(missing_ok=True)
+        return None
+    return int(process.pid)
+
+
+def stop_recorded(home: Path, component: str, timeout: float = 15.0) -> bool:
+    """Stop the component's process group and its descendants; True if something of ours was running."""
+    path = pid_file(home, component)
+    if not path.exists():
+        return False
+    record = json.loads(path.read_text())
+    leader = _our_process(record)
+    if leader is None and psutil.pid_exists(record["pid"]):
+        # The pid was recycled by a process that is not ours: leave it alone.
+        path.unlink()
+        return False
+    victims = ([leader, *leader.children(recursive=True)]) if leader else []
+    _signal_group(record["pid"], signal.SIGTERM)
+    _, alive = psutil.wait_procs(victims, timeout=timeout)
+    for process in alive:
+        _kill(process)
+    psutil.wait_procs(alive, timeout=timeout)
+    path.unlink()
+    return leader is not None
+
+
+def _our_process(record: dict[str, float]) -> psutil.Process | None:
+    """The recorded process (possibly a zombie), or None if it is gone or its pid now belongs to another process."""
+    try:
+        process = psutil.Process(int(record["pid"]))
+        if process.create_time() != record["create_time"]:
+            return None
+    except psutil.NoSuchProcess:
+        return None
+    return process
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    """Each service runs in its own session, so its pid is its process group id; the group holds its workers."""
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        return
+
+
+def _kill(process: psutil.Process) -> None:
+    try:
+        process.kill()
+    except psutil.NoSuchProcess:
+        return

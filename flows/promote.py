@@ -1,0 +1,34 @@
+"""The promote flow: gate the challenger against the champion on the same holdout; move the alias only if all pass."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from tasks.config import load_dataset
+from tasks.gates import PromotionDecision
+from tasks.promotion import announce_decision, apply_decision, judge, resolve_challenger
+
+
+@flow(name="promote", log_prints=True)
+def promote(dataset: str = "credit", challenger_version: str = "") -> PromotionDecision:
+    """Judge a challenger on its recorded holdout and promote it only if every gate passes.
+
+    Gates: holdout AUC floor; lift over the champion at least `min_lift` with a bootstrap lower bound above zero;
+    scoring latency within the SLA. With no champion only the absolute gates apply; a tie keeps the champion. The
+    alias moves under a lock, with a check that the champion did not change since evaluation. A rejection is a
+    normal, completed outcome: the decision is returned, recorded, emitted and kept as an artifact.
+
+    Args:
+        dataset: Name of the dataset block.
+        challenger_version: Model version to judge; empty takes the version with the `challenger` alias.
+    """
+    cfg = load_dataset(dataset)
+    # resolve
+    version: str = resolve_challenger(cfg, challenger_version)
+    # judge
+    decision: PromotionDecision = judge(cfg, version)
+    # decide
+    decision = apply_decision(cfg, decision)
+    # announce
+    announce_decision(cfg, decision)
+    return decision

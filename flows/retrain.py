@@ -1,0 +1,39 @@
+"""The retrain flow: train a challenger and gate it, once per drift episode and within the retrain budget."""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.client.schemas.objects import State
+from prefect.states import Completed
+from prefect.transactions import transaction
+
+from flows.promote import promote
+from flows.train import train
+from tasks.retraining import claim_retrain, record_skip
+
+
+@flow(name="retrain", log_prints=True)
+def retrain(dataset: str = "credit", onset_batch_id: str = "", trigger_event_id: str = "") -> State:
+    """Train then promote, unless this drift episode was already handled or the retrain budget is spent.
+
+    Manual, scheduled and automated runs all go through the same claim, so a burst of drift events, a person pressing
+    Run and the automation together still produce one retrain per episode. The retrain path emits no drift events.
+
+    Args:
+        dataset: Name of the dataset block.
+        onset_batch_id: First drifted batch of the episode (from the drift event); the training window and the new
+            reference start there. Empty trains on the normal window.
+        trigger_event_id: Id of the drift event that asked for this retrain, recorded as lineage.
+    """
+    with transaction():
+        # claim
+        claim = claim_retrain(dataset, trigger_event_id)
+        if not claim.granted:
+            # skip
+            record_skip(claim)
+            return Completed(message=f"retrain skipped: {claim.reason}")
+        # train
+        version = train(dataset=dataset, onset_batch_id=onset_batch_id, trigger_event_id=trigger_event_id)
+        # promote
+        decision = promote(dataset=dataset, challenger_version=version)
+    return Completed(message=f"retrained: challenger v{version}, {decision}", data=decision)

@@ -1,0 +1,108 @@
+"""The drift engine's data: reference profiles (stored with each model version) and verdicts (persisted per batch).
+
+Serialise with `.model_dump_json()`, load with `.model_validate_json(...)`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+PROFILE_VERSION = 1
+
+
+class ColumnProfile(BaseModel):
+    """The reference distribution of one column; nulls are excluded and their share kept apart."""
+
+    column: str
+    kind: Literal["numeric", "categorical"]
+    rows: int
+    null_share: float
+    grid: list[float] = Field(default_factory=list, description="Reference quantile grid (unique, min..max).")
+    grid_cdf: list[float] = Field(default_factory=list, description="Reference CDF on each grid step.")
+    bin_edges: list[float] = Field(default_factory=list, description="Interior PSI bin edges (reference deciles).")
+    bin_proportions: list[float] = Field(default_factory=list, description="Reference share per PSI bin.")
+    std: float = 0.0
+    discrete: bool = False
+    categories: list[str] = Field(default_factory=list)
+    proportions: list[float] = Field(default_factory=list, description="Per category, then 'other/unseen' last.")
+
+
+class DriftProfile(BaseModel):
+    """Everything monitoring needs about a model's reference, stored with the model version."""
+
+    version: int = PROFILE_VERSION
+    numeric_methods: list[str] = ["psi", "wasserstein"]
+    categorical_methods: list[str] = ["jensenshannon", "psi"]
+    rows: int
+    columns: list[ColumnProfile]
+    prediction: ColumnProfile | None = None
+    reference_auc: float | None = None
+
+
+class ColumnDrift(BaseModel):
+    column: str
+    kind: str
+    method: str
+    score: float
+    threshold: float
+    drifted: bool
+    null_share_reference: float
+    null_share_current: float
+
+
+class Performance(BaseModel):
+    labelled_rows: int
+    current_auc: float | None
+    reference_auc: float | None
+    drop: float | None
+    threshold: float
+    drifted: bool
+
+
+class DriftVerdict(BaseModel):
+    rows: int
+    columns: list[ColumnDrift]
+    drifted_columns: list[str]
+    drift_share: float
+    drift_share_threshold: float
+    prediction: ColumnDrift | None
+    performance: Performance | None
+    drifted: bool
+    reasons: list[str]
+
+
+class EvidentlyColumn(BaseModel):
+    column: str
+    method: str
+    score: float
+    threshold: float
+    drifted: bool
+
+
+class RenderedReport(BaseModel):
+    uri: str
+    columns: list[EvidentlyColumn]
+
+
+class MonitorSummary(BaseModel):
+    """One monitoring decision: what was compared with what, the verdict, and where its evidence lives."""
+
+    dataset: str
+    model: str
+    champion_version: str
+    batch_id: str
+    checked_at: datetime
+    drifted: bool
+    reasons: list[str]
+    drifted_columns: list[str]
+    drift_share: float
+    columns: list[ColumnDrift]
+    prediction: ColumnDrift | None
+    performance: Performance | None
+    onset_batch_id: str | None
+    report_uri: str
+    summary_uri: str
+    report_agreement: float  # share of columns where Evidently's sampled verdict matches the engine's

@@ -1,0 +1,123 @@
+"""The `driftloop` CLI and the stack's failure paths: taken ports, a bad endpoint, `down`, `--purge`."""
+
+from __future__ import annotations
+
+import socket
+import stat
+from pathlib import Path
+
+import psutil
+import pytest
+
+from blocks.settings import Settings
+from deployments import services, stack_env, stack_prefect
+from deployments.cli import build_parser
+from deployments.stack_state import load_or_create_credentials, pid_file, prepare_home
+from tests.stack_fixture import new_stack_settings, run_cli
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _recorded(settings: Settings, component: str) -> int:
+    return int(pid_file(settings.home, component).read_text().split('"pid": ')[1].split(",")[0])
+
+
+def test_parser_knows_up_down_status() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["down", "--purge"]).purge is True
+    assert parser.parse_args(["up", "--redeploy"]).redeploy is True
+    assert parser.parse_args(["status"]).command == "status"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["sideways"])
+
+
+def test_credentials_are_random_private_and_stable(tmp_path: Path) -> None:
+    first = load_or_create_credentials(tmp_path / "a")
+    assert first == load_or_create_credentials(tmp_path / "a")
+    assert first != load_or_create_credentials(tmp_path / "b")
+    assert stat.S_IMODE((tmp_path / "a" / "s3-credentials.json").stat().st_mode) == 0o600
+
+
+def test_environment_replaces_ambient_prefect_and_aws_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://elsewhere:1/api")
+    monkeypatch.setenv("PREFECT_API_KEY", "ambient")
+    settings = new_stack_settings(tmp_path)
+    env = stack_env.stack_environment(settings)
+    assert env["PREFECT_API_URL"] == settings.prefect_api_url
+    assert "PREFECT_API_KEY" not in env
+    assert env["PREFECT_HOME"] == str(tmp_path / "prefect")
+    assert env["AWS_ENDPOINT_URL_S3"] == env["MLFLOW_S3_ENDPOINT_URL"] == settings.resolved_s3_endpoint
+    assert env["DRIFTLOOP_MLFLOW_PORT"] == str(settings.mlflow_port)
+
+
+def test_deploy_fingerprint_follows_prefect_yaml_and_flows(tmp_path: Path) -> None:
+    settings = new_stack_settings(tmp_path / "home")
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "prefect.yaml").write_text("deployments: []\n")
+    (tmp_path / "flows" / "a.py").write_text("x = 1\n")
+    before = stack_prefect.deploy_fingerprint(tmp_path, settings)
+    assert before == stack_prefect.deploy_fingerprint(tmp_path, settings)
+    (tmp_path / "flows" / "a.py").write_text("x = 2\n")
+    assert stack_prefect.deploy_fingerprint(tmp_path, settings) != before
+
+
+def test_status_without_a_stack_fails_and_lists_components(tmp_path: Path) -> None:
+    result = run_cli(new_stack_settings(tmp_path / "home"), "status")
+    assert result.returncode == 1
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [
+        [name, "not"] for name in ("s3", "mlflow", "prefect", "worker")
+    ]
+
+
+def test_purge_refuses_a_directory_up_did_not_create(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = run_cli(new_stack_settings(tmp_path), "down", "--purge")
+    assert result.returncode == 1
+    assert "refusing" in result.stderr
+    assert (tmp_path / "precious.txt").exists()
+
+
+@pytest.mark.stack
+def test_taken_port_fails_naming_mlflow_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        settings = new_stack_settings(tmp_path / "home", mlflow_port=blocker.getsockname()[1])
+        result = run_cli(settings, "up")
+    assert result.returncode == 1
+    assert "mlflow: port" in result.stderr
+    assert "DRIFTLOOP_MLFLOW_PORT" in result.stderr
+    assert list((settings.home / "run").iterdir()) == []
+
+
+@pytest.mark.stack
+def test_bad_endpoint_names_s3_and_down_stops_what_started(tmp_path: Path) -> None:
+    closed = services.free_port()
+    settings = new_stack_settings(tmp_path / "home", s3_endpoint_url=f"http://127.0.0.1:{closed}")
+    result = run_cli(settings, "up")
+    assert result.returncode == 1
+    assert f"s3: cannot create bucket 'driftloop-stack' at http://127.0.0.1:{closed}" in result.stderr
+    assert "s3.log" in result.stderr
+    pids = {name: _recorded(settings, name) for name in ("s3", "mlflow", "prefect")}
+    assert all(_running(pid) for pid in pids.values())
+
+    stopped = run_cli(settings, "down")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "s3: stopped" in stopped.stdout
+    assert not any(_running(pid) for pid in pids.values())
+    assert all(services.port_is_free(settings.host, port) for port in (settings.s3_port, settings.mlflow_port))
+    assert (settings.home / "s3-credentials.json").exists()
+
+    purged = run_cli(settings, "down", "--purge")
+    assert purged.returncode == 0, purged.stderr
+    assert not settings.home.exists()
+
+
+def test_prepare_home_marks_it_private(tmp_path: Path) -> None:
+    prepare_home(tmp_path / "home")
+    assert stat.S_IMODE((tmp_path / "home" / "run").stat().st_mode) == 0o700

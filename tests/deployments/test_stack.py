@@ -1,0 +1,105 @@
+"""The running local stack, checked over each component's real protocol (one stack for the whole session)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+from mlflow.tracking import MlflowClient
+from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from blocks import names
+from blocks.models import StorageLocation
+from blocks.register import BLOCK_TYPES
+from blocks.settings import PROJECT_ROOT, Settings
+from deployments import stack_status
+from deployments.stack_prefect import WORKER_NAME
+from tasks.storage import open_store
+from tests.stack_fixture import run_cli
+
+pytestmark = pytest.mark.stack
+
+FLOWS = ("simulate", "ingest", "score", "monitor", "train", "promote", "retrain", "rollback")
+
+
+def test_prefect_api_is_healthy_with_pool_worker_and_deployments(local_stack: Settings) -> None:
+    assert requests.get(f"{local_stack.prefect_api_url}/health", timeout=5).json() is True
+    with temporary_settings({PREFECT_API_URL: local_stack.prefect_api_url}), get_client(sync_client=True) as client:
+        pool = client.read_work_pool(local_stack.work_pool)
+        workers = client.read_workers_for_work_pool(local_stack.work_pool)
+        deployments = client.read_deployments()
+        flows = {flow.id: flow.name for flow in client.read_flows()}
+    assert pool.type == "process"
+    assert [worker.name for worker in workers] == [WORKER_NAME]
+    assert workers[0].status.value == "ONLINE"
+    deployed = {f"{flows[deployment.flow_id]}/{deployment.name}" for deployment in deployments}
+    assert deployed == {f"{flow}/driftloop" for flow in FLOWS}
+    assert all(deployment.work_pool_name == local_stack.work_pool for deployment in deployments)
+    # Flow runs load the code from the project root (the pull step `prefect deploy` records).
+    assert all(str(PROJECT_ROOT) in str(deployment.pull_steps) for deployment in deployments)
+
+
+def test_storage_block_reaches_the_bucket_with_generated_credentials(local_stack: Settings) -> None:
+    with temporary_settings({PREFECT_API_URL: local_stack.prefect_api_url}):
+        location = StorageLocation.load(names.STORAGE)
+    assert location.credentials is not None
+    assert location.endpoint_url == local_stack.resolved_s3_endpoint
+    store = open_store(location)
+    key = f"tests/{uuid.uuid4().hex}.txt"
+    store.put(key, b"round trip")
+    assert store.get(key) == b"round trip"
+    assert location.bucket == local_stack.bucket
+
+
+def test_mlflow_logs_a_run_and_proxies_its_artifact_into_the_bucket(local_stack: Settings) -> None:
+    client = MlflowClient(tracking_uri=local_stack.resolved_mlflow_uri)
+    experiment_id = client.create_experiment(f"stack-{uuid.uuid4().hex[:8]}")
+    run = client.create_run(experiment_id)
+    client.log_metric(run.info.run_id, "auc", 0.81)
+    client.log_text(run.info.run_id, "artifact body", "notes/hello.txt")
+    client.set_terminated(run.info.run_id)
+
+    read = client.get_run(run.info.run_id)
+    assert read.data.metrics == {"auc": 0.81}
+    assert read.info.status == "FINISHED"
+    with temporary_settings({PREFECT_API_URL: local_stack.prefect_api_url}):
+        store = open_store(StorageLocation.load(names.STORAGE))
+    stored = [key for key in store.list_keys("mlflow/") if key.endswith(f"{run.info.run_id}/artifacts/notes/hello.txt")]
+    assert len(stored) == 1
+    assert store.get(stored[0]) == b"artifact body"
+
+
+def test_block_types_are_in_the_catalogue_with_documented_fields(local_stack: Settings) -> None:
+    with temporary_settings({PREFECT_API_URL: local_stack.prefect_api_url}), get_client(sync_client=True) as client:
+        for block_class in BLOCK_TYPES:
+            block_type = client.read_block_type_by_slug(block_class.get_block_type_slug())
+            schema = client.get_most_recent_block_schema_for_block_type(block_type.id)
+            assert block_type.description, block_class.__name__
+            assert schema is not None
+            properties = schema.fields["properties"]
+            assert properties, block_class.__name__
+            undocumented = [field for field, spec in properties.items() if not spec.get("description")]
+            assert undocumented == [], f"{block_class.__name__}: {undocumented}"
+        credentials = client.read_block_document_by_name(names.LOCAL_CREDENTIALS, "aws-credentials")
+    assert credentials.data["aws_access_key_id"]
+
+
+def test_second_up_starts_nothing_and_keeps_every_pid(local_stack: Settings) -> None:
+    before = {component.name: component.pid for component in stack_status.status(local_stack)}
+    again = run_cli(local_stack, "up")
+    assert again.returncode == 0, again.stderr
+    for name in stack_status.COMPONENTS:
+        assert f"{name}: already running, pid {before[name]}" in again.stdout
+    assert {component.name: component.pid for component in stack_status.status(local_stack)} == before
+    assert "blocks: all default documents already exist" in again.stdout
+
+
+def test_status_reports_every_component_healthy(local_stack: Settings) -> None:
+    result = run_cli(local_stack, "status")
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == list(stack_status.COMPONENTS)
+    assert all(" healthy " in line for line in lines)
+    assert f"http://{local_stack.host}:{local_stack.mlflow_port}" in result.stdout

@@ -1,0 +1,280 @@
+"""The ingest flow against real S3 and a Prefect harness: lake or quarantine, exactly once, whatever happens."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from prefect.artifacts import Artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State
+from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+from blocks import names
+from blocks.models import DatasetSpec, StorageLocation
+from flows.ingest import ingest
+from flows.simulate import simulate
+from tasks.config import DatasetConfig, load_dataset
+from tasks.contracts.credit import generate
+from tasks.events import BATCH_INGESTED, BATCH_QUARANTINED
+from tasks.ingest import IngestOutcome, artifact_key
+from tasks.lake import landing_prefix, list_batches, quarantine_prefix
+from tasks.storage import parquet_bytes
+
+pytestmark = pytest.mark.integration
+
+
+def run_ingest(dataset: str, key: str = "") -> tuple[State[Any], list[IngestOutcome]]:
+    state = ingest(dataset=dataset, key=key, return_state=True)
+    return state, state.result(raise_on_failure=False)  # type: ignore[return-value]
+
+
+def poll_events(dataset: str, event: str, expected: int, linger: float = 0.0) -> list[Any]:
+    """Events persist a few seconds after emission; poll until `expected` arrived (or ~15 s passed), then keep
+    listening `linger` seconds more (one persister flush) so that an unwanted extra event would show up."""
+    event_filter = EventFilter(
+        event=EventNameFilter(name=[event]),
+        resource=EventResourceFilter(id_prefix=[f"driftloop.batch.{dataset}."]),
+    )
+    deadline, events = time.monotonic() + 15, []
+    while time.monotonic() < deadline:
+        with get_client(sync_client=True) as client:
+            events = client.read_events(filter=event_filter, limit=50).events
+        if len(events) >= expected:
+            break
+        time.sleep(1)
+    if linger:
+        time.sleep(linger)
+        with get_client(sync_client=True) as client:
+            events = client.read_events(filter=event_filter, limit=50).events
+    return events
+
+
+def test_good_batches_ingest_and_every_bad_scenario_is_quarantined(dataset: DatasetConfig) -> None:
+    name, store = dataset.name, dataset.store
+    good = simulate(dataset=name, scenario="baseline", batches=2, rows=300)
+    bad = [
+        k for s in ("schema_break", "quality_issue") for k in simulate(dataset=name, scenario=s, batches=3, rows=300)
+    ]
+    bad += simulate(dataset=name, scenario="corrupt_file", batches=2, rows=300)
+    before = {k: store.get(k) for k in good + bad}
+
+    state, outcomes = run_ingest(name)
+
+    assert state.is_failed()
+    by_key = {o.key: o for o in outcomes}
+    assert {k for k, o in by_key.items() if o.outcome == "ingested"} == set(good)
+    assert {k for k, o in by_key.items() if o.outcome == "quarantined"} == set(bad)
+    assert state.message is not None and all(k in state.message for k in bad)
+    assert sorted(m.source_key for m in list_batches(store, name)) == sorted(good)
+    for key in bad:
+        prefix = quarantine_prefix(name, by_key[key].batch_id)
+        errors = store.get_json(prefix + "errors.json")
+        assert errors["key"] == key and errors["failures"] >= 1 and errors["reason"]
+        assert all({"check", "column", "count"} <= set(c) for c in errors["checks"])
+        assert store.get(prefix + key.removeprefix(landing_prefix(name))) == before[key]
+    assert {k: store.get(k) for k in before} == before  # landing untouched
+    checks = {c["check"] for k in bad for c in store.get_json(by_key[k].errors_uri.split("/", 3)[3])["checks"]}  # type: ignore[union-attr]
+    assert {"column_in_dataframe", "column_in_schema", "not_nullable", "field_uniqueness", "readable"} <= checks
+    ingested = poll_events(name, BATCH_INGESTED, len(good))
+    quarantined = poll_events(name, BATCH_QUARANTINED, len(bad))
+    assert sorted(e.payload["key"] for e in ingested) == sorted(good)
+    assert sorted(e.payload["key"] for e in quarantined) == sorted(bad)
+    assert all(e.payload["failures"] >= 1 and e.payload["errors_uri"].startswith("s3://") for e in quarantined)
+    artifact = Artifact.get(artifact_key(name, by_key[good[0]].batch_id))
+    assert artifact is not None and "ingested" in str(artifact.data)
+
+
+def test_same_bytes_twice_and_reruns_give_one_batch(dataset: DatasetConfig) -> None:
+    name, store = dataset.name, dataset.store
+    body = parquet_bytes(generate(200, seed=5, start=datetime(2026, 2, 1)))
+    first, second = (f"{landing_prefix(name)}copy-{i}.parquet" for i in (1, 2))
+    store.put(first, body)
+    store.put(second, body)
+
+    state, outcomes = run_ingest(name)
+    rerun, nothing = run_ingest(name)
+    again, handled = run_ingest(name, key=second)
+
+    assert state.is_completed() and state.message == "1 ingested, 0 quarantined, 1 duplicate, 0 already handled"
+    assert sorted(o.outcome for o in outcomes) == ["duplicate", "ingested"]
+    duplicate = next(o for o in outcomes if o.outcome == "duplicate")
+    assert duplicate.duplicate_of in {first, second} and duplicate.duplicate_of != duplicate.key
+    assert rerun.is_completed() and nothing == []
+    assert again.is_completed() and [o.outcome for o in handled] == ["already_handled"]
+    assert len(list_batches(store, name)) == 1
+    assert len(poll_events(name, BATCH_INGESTED, 1, linger=6)) == 1
+
+
+def test_concurrent_ingests_of_one_object_write_one_batch_and_one_event(dataset: DatasetConfig) -> None:
+    name, store = dataset.name, dataset.store
+    key = f"{landing_prefix(name)}race.parquet"
+    store.put(key, parquet_bytes(generate(300, seed=9, start=datetime(2026, 3, 1))))
+    results: list[list[IngestOutcome]] = []
+    threads = [threading.Thread(target=lambda: results.append(run_ingest(name, key)[1])) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    outcomes = sorted(o.outcome for batch in results for o in batch)
+    assert outcomes == ["already_handled", "already_handled", "ingested"]
+    assert len(list_batches(store, name)) == 1
+    assert len(store.list_keys(f"lake/{name}/ledger/")) == 1
+    assert len(poll_events(name, BATCH_INGESTED, 1, linger=6)) == 1
+
+
+def test_bring_your_own_dataset_from_a_csv(stack_blocks: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = f"byo_contract_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(BYO_CONTRACT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = f"sensors-{uuid.uuid4().hex[:6]}"
+    DatasetSpec(
+        contract=f"{module}:Reading",
+        target="faulty",
+        id_column="reading_id",
+        event_time_column="read_at",
+        model_name=f"sensors-{name}",
+    ).save(name, overwrite=True)
+    store = load_dataset(name).store
+    frame = pl.DataFrame(
+        {
+            "reading_id": [f"r{i}" for i in range(6)],
+            "read_at": [f"2026-05-0{i + 1} 10:00:00" for i in range(6)],
+            "temperature": [20.5, 21.0, 19.5, 22.0, 80.0, 20.0],
+            "faulty": [0, 0, 0, 1, 1, None],
+        }
+    )
+    good, bad = f"{landing_prefix(name)}good.csv", f"{landing_prefix(name)}hot.csv"
+    store.put(good, _csv(frame.head(4)))
+    store.put(bad, _csv(frame))
+
+    state, outcomes = run_ingest(name)
+
+    assert state.is_failed() and bad in (state.message or "")
+    by_key = {o.key: o for o in outcomes}
+    assert (by_key[good].outcome, by_key[good].rows, by_key[good].labelled_rows) == ("ingested", 4, 4)
+    meta = list_batches(store, name)[0]
+    assert meta.event_time_max == datetime(2026, 5, 4, 10)
+    errors = store.get_json(quarantine_prefix(name, by_key[bad].batch_id) + "errors.json")
+    assert [(c["column"], c["count"]) for c in errors["checks"]] == [("temperature", 1)]
+
+
+BYO_CONTRACT = """
+import pandera.polars as pa
+import polars as pl
+
+
+class Reading(pa.DataFrameModel):
+    reading_id: str = pa.Field(unique=True)
+    read_at: pl.Datetime = pa.Field()
+    temperature: float = pa.Field(ge=-40, le=60)
+    faulty: pl.Int64 = pa.Field(isin=[0, 1], nullable=True)
+
+    class Config:
+        strict = True
+        coerce = True
+"""
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_csv(buffer)
+    return buffer.getvalue()
+
+
+class FlakyProxy:
+    """A loopback TCP proxy to the S3 endpoint that drops every connection for `outage` seconds, starting when the
+    first request matching `trigger` goes through it (so the outage always hits the same step of the ingest)."""
+
+    def __init__(self, upstream: str, trigger: bytes, outage: float) -> None:
+        host, port = upstream.removeprefix("http://").split(":")
+        self.upstream = (host, int(port))
+        self.trigger, self.outage = trigger, outage
+        self.down_until = 0.0
+        self.fired = False
+        self.dropped = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.endpoint = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.live: set[socket.socket] = set()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if time.monotonic() < self.down_until:
+                self.dropped += 1
+                client.close()
+                continue
+            upstream = socket.create_connection(self.upstream)
+            self.live |= {client, upstream}
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, target: socket.socket, from_client: bool) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if from_client and not self.fired and self.trigger in chunk:
+                    self._go_down()
+                    return
+                target.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                sock.close()
+
+    def _go_down(self) -> None:
+        self.fired, self.down_until = True, time.monotonic() + self.outage
+        for sock in list(self.live):
+            sock.close()
+        self.live.clear()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@contextmanager
+def storage_through(endpoint: str) -> Iterator[None]:
+    """Point the shared storage block at `endpoint` for the duration, then restore it."""
+    original = StorageLocation.load(names.STORAGE)
+    original.model_copy(update={"endpoint_url": endpoint}).save(names.STORAGE, overwrite=True)
+    try:
+        yield
+    finally:
+        original.save(names.STORAGE, overwrite=True)
+
+
+def test_an_s3_outage_mid_ingest_is_retried_and_loses_or_doubles_nothing(dataset: DatasetConfig) -> None:
+    name, store = dataset.name, dataset.store
+    keys = [f"{landing_prefix(name)}outage-{i}.parquet" for i in range(2)]
+    for i, key in enumerate(keys):
+        store.put(key, parquet_bytes(generate(300, seed=20 + i, start=datetime(2026, 4, 1))))
+    proxy = FlakyProxy(store.client.meta.endpoint_url, trigger=f"/lake/{name}/batches/".encode(), outage=3.0)
+    try:
+        with storage_through(proxy.endpoint):
+            started = time.monotonic()
+            state, outcomes = run_ingest(name)
+            elapsed = time.monotonic() - started
+    finally:
+        proxy.close()
+
+    assert proxy.fired and proxy.dropped > 0 and elapsed >= 3.0
+    assert state.is_completed(), state.message
+    assert sorted(o.outcome for o in outcomes) == ["ingested", "ingested"]
+    assert sorted(m.source_key for m in list_batches(store, name)) == keys
+    assert len(store.list_keys(f"lake/{name}/batches/")) == 4  # data + meta per batch, nothing doubled
+    assert len(store.list_keys(f"lake/{name}/ledger/")) == 2

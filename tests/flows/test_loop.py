@@ -1,0 +1,169 @@
+"""The whole loop on a real stack: Prefect server + worker, S3 endpoint, MLflow; triggers from prefect.yaml.
+
+Drop files in landing/ and everything after happens by automation: ingest, score, monitor, drift, retrain, promotion.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from blocks import names
+from blocks.register import demo_dataset
+from blocks.settings import Settings, process_environment
+from deployments.events_query import events_since
+from deployments.runs import wait_for_runs
+from tasks import events
+from tasks.config import DatasetConfig, load_dataset
+from tasks.contract import validate
+from tasks.contracts.credit import generate
+from tasks.lake import BatchMeta, batch_id_for, write_batch
+from tasks.registry import champion_version
+from tasks.storage import parquet_bytes, sha256
+
+pytestmark = pytest.mark.stack
+
+ROWS = 5000
+
+
+@pytest.fixture(scope="module")
+def api(local_stack: Settings) -> Iterator[Settings]:
+    with temporary_settings({PREFECT_API_URL: local_stack.prefect_api_url}):
+        yield local_stack
+
+
+def land(scenario: str, batches: int, seed: int, first_day: int, dataset: str = names.DEMO_DATASET) -> datetime:
+    since = datetime.now(UTC)
+    parameters = {
+        "dataset": dataset,
+        "scenario": scenario,
+        "batches": batches,
+        "rows": ROWS,
+        "seed": seed,
+        "first_day": first_day,
+    }
+    run = run_deployment("simulate/driftloop", parameters=parameters, timeout=300)
+    assert run.state is not None and run.state.is_completed(), run.state
+    return since
+
+
+def run_and_wait(flow: str, **parameters: object) -> None:
+    run = run_deployment(f"{flow}/driftloop", parameters=parameters, timeout=600)
+    assert run.state is not None and run.state.is_completed(), f"{flow}: {run.state}"
+
+
+def test_loop_retrains_once_after_a_sudden_shift_then_settles(api: Settings) -> None:
+    started = datetime.now(UTC)
+    spec = demo_dataset()
+    spec.holdout_rows, spec.min_onset_rows, spec.train_batches = 1500, 3000, 6
+    spec.save(names.DEMO_DATASET, overwrite=True)
+    cfg = load_dataset(names.DEMO_DATASET)
+
+    # given: a champion trained on baseline data that the automation ingested
+    since = land("baseline", 5, seed=11, first_day=0)
+    wait_for_runs("ingest", 5, since, timeout=300)
+    run_and_wait("train", dataset=cfg.name)
+    run_and_wait("promote", dataset=cfg.name)
+    first = champion_version(cfg)
+    assert first is not None
+
+    # when: a baseline batch arrives, nothing drifts
+    since = land("baseline", 1, seed=12, first_day=6)
+    wait_for_runs("monitor", 1, since, timeout=300)
+    assert not events_since([events.DRIFT_DETECTED], since)
+
+    # when: a recession arrives, drift is detected and the automation retrains and promotes
+    since = land("covariate_shift_sudden", 1, seed=13, first_day=7)
+    wait_for_runs("monitor", 1, since, timeout=300)
+    drift = events_since([events.DRIFT_DETECTED], since)
+    assert len(drift) == 1
+    assert "credit_score" in drift[0].payload["drifted_columns"]
+    retrains = wait_for_runs("retrain", 1, since, timeout=420)
+    assert len(retrains) == 1 and retrains[0].state is not None and retrains[0].state.is_completed()
+    second = champion_version(cfg)
+    assert second is not None and second != first
+
+    # then: the next shifted batch is monitored against the new champion's reference and stays quiet
+    since = land("covariate_shift_sudden", 1, seed=14, first_day=8)
+    monitors = wait_for_runs("monitor", 1, since, timeout=300)
+    assert monitors[0].state is not None and monitors[0].state.is_completed()
+    assert not events_since([events.DRIFT_DETECTED], since)
+    checked = events_since([events.DRIFT_CHECKED], since)
+    assert checked and checked[-1].payload["champion_version"] == second
+
+    # and: no automation failed to render its parameters during the whole story
+    time.sleep(6)  # the event persister flushes every 5 s
+    assert not events_since(["prefect.automation.action.failed"], started)
+
+
+def test_automations_carry_rendered_parameters(api: Settings) -> None:
+    with get_client(sync_client=True) as client:
+        automations = {a.name: a for a in client.read_automations()}
+    expected = {"ingest-on-landed", "score-on-ingested", "monitor-on-scored", "retrain-on-drift"}
+    assert expected <= set(automations)
+    for name in expected:
+        (action,) = automations[name].actions
+        parameters = getattr(action, "parameters", None)
+        assert parameters and parameters.get("dataset"), name
+    retrain = automations["retrain-on-drift"].trigger
+    assert getattr(retrain, "within", None) is not None and retrain.within.total_seconds() >= 60
+
+
+BURST = """
+import sys
+from tasks import events
+dataset, model = sys.argv[1], sys.argv[2]
+for _ in range(20):
+    events.emit(events.DRIFT_DETECTED, events.model_resource(model, dataset),
+                {"dataset": dataset, "model": model, "onset_batch_id": "", "drift_share": 0.5})
+"""
+
+
+def test_a_burst_of_drift_events_makes_one_retrain_and_one_decision(api: Settings) -> None:
+    # given: a dataset with validated batches and no champion yet
+    spec = demo_dataset()
+    spec.model_name, spec.holdout_rows = "credit-risk-burst", 1500
+    spec.save("credit-burst", overwrite=True)
+    cfg = load_dataset("credit-burst")
+    for day in range(4):
+        write_validated(cfg, seed=200 + day, day=day)
+    since = datetime.now(UTC)
+
+    # when: twenty drift events for its model arrive within a second, from another process
+    env = process_environment() | {"PREFECT_API_URL": api.prefect_api_url}
+    subprocess.run([sys.executable, "-c", BURST, cfg.name, cfg.model_name], check=True, env=env, timeout=120)
+
+    # then: one retrain run, one decision; the rest were absorbed by the trigger's cooldown
+    runs = wait_for_runs("retrain", 1, since, timeout=420, parameters={"dataset": cfg.name})
+    time.sleep(15)  # give any duplicate a chance to show up before counting
+    runs = wait_for_runs("retrain", 1, since, timeout=60, parameters={"dataset": cfg.name})
+    assert len(runs) == 1
+    decisions = [
+        e
+        for e in events_since([events.MODEL_PROMOTED, events.MODEL_REJECTED], since)
+        if e.resource.id == f"driftloop.model.{cfg.model_name}"
+    ]
+    assert len(decisions) == 1
+
+
+def write_validated(cfg: DatasetConfig, seed: int, day: int) -> None:
+    frame = generate(4000, seed=seed, start=datetime(2026, 1, 1) + timedelta(days=day))
+    digest = sha256(parquet_bytes(frame))
+    meta = BatchMeta(
+        dataset=cfg.name,
+        batch_id=batch_id_for(digest),
+        source_key=f"landing/{cfg.name}/burst-{seed}.parquet",
+        sha256=digest,
+        rows=frame.height,
+        labelled_rows=frame.height,
+        ingested_at=datetime.now(UTC),
+    )
+    write_batch(cfg.store, meta, validate(frame, cfg.contract))

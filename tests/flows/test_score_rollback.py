@@ -1,0 +1,61 @@
+"""Score and rollback against real S3, MLflow and Prefect: exact champion version, contract first, restorable."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from flows.promote import promote
+from flows.rollback import rollback
+from flows.score import score
+from flows.train import train
+from tasks.config import DatasetConfig
+from tasks.errors import ContractViolation, NoChampion
+from tasks.lake import BatchMeta, list_batches, predictions_key, read_batch, write_batch
+from tasks.registry import champion_history, champion_version
+from tests.flows.test_train_promote import land, with_window
+
+pytestmark = pytest.mark.integration
+
+
+def test_score_without_champion_says_train_then_promote(dataset: DatasetConfig) -> None:
+    land(dataset, 1)
+    with pytest.raises(NoChampion, match=r"run `train` then `promote`"):
+        score(dataset=dataset.name)
+
+
+def test_rollback_restores_previous_champion_and_scoring_uses_it(dataset: DatasetConfig) -> None:
+    batches = land(dataset, 8)
+    first = promote(dataset=with_window(dataset, 2).name, challenger_version=train(dataset=dataset.name))
+    second = promote(dataset=with_window(dataset, 8).name, challenger_version=train(dataset=dataset.name))
+    assert first.promoted and second.promoted and champion_version(dataset) == "2"
+
+    move = rollback(dataset=dataset.name)
+    assert (move["from_version"], move["to_version"], move["action"]) == ("2", "1", "rollback")
+    assert champion_version(dataset) == "1"
+    assert [(m["from_version"], m["to_version"]) for m in champion_history(dataset)] == [
+        (None, "1"),
+        ("1", "2"),
+        ("2", "1"),
+    ]
+
+    scored = score(dataset=dataset.name)
+    assert (scored.batch_id, scored.model_version, scored.rows) == (batches[-1], "1", 2500)
+    predictions = dataset.store.read_parquet(predictions_key(dataset.name, "1", batches[-1]))
+    assert predictions.columns == ["application_id", "prediction", "model_version"]
+    assert predictions.height == 2500 and predictions["model_version"].unique().to_list() == ["1"]
+    assert predictions["prediction"].is_between(0, 1).all()
+
+
+def test_scoring_a_batch_out_of_contract_fails_before_the_model(dataset: DatasetConfig) -> None:
+    land(dataset, 6)
+    promote(dataset=dataset.name, challenger_version=train(dataset=dataset.name))
+    good = list_batches(dataset.store, dataset.name)[-1]
+    drifted = read_batch(dataset.store, dataset.name, good.batch_id).with_columns(
+        pl.col("region").str.to_uppercase(), pl.col("age").cast(pl.String).alias("age")
+    )
+    meta = BatchMeta(**{**good.model_dump(), "batch_id": "drifted-columns", "sha256": "x" * 64})
+    write_batch(dataset.store, meta, drifted)
+    with pytest.raises(ContractViolation, match="region"):
+        score(dataset=dataset.name, batch_id="drifted-columns")
+    assert not dataset.store.exists(predictions_key(dataset.name, "1", "drifted-columns"))

@@ -1,0 +1,150 @@
+"""Train and promote against real S3, MLflow and Prefect: determinism, lineage, every gate outcome, racing moves."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from prefect.artifacts import Artifact
+
+from flows.promote import promote
+from flows.train import train
+from tasks.config import DatasetConfig, load_dataset
+from tasks.contracts.credit import CONTRACT_VERSION, generate
+from tasks.errors import NotEnoughData
+from tasks.gates import PromotionDecision
+from tasks.lake import BatchMeta, batch_id_for, list_batches, write_batch
+from tasks.registry import (
+    CHALLENGER,
+    alias_version,
+    champion_history,
+    champion_version,
+    client_for,
+    decision_log,
+    load_holdout,
+    load_model,
+    load_reference,
+)
+from tasks.scoring import predict, read_holdout
+from tasks.storage import parquet_bytes, sha256
+
+pytestmark = pytest.mark.integration
+
+ROWS = 2500
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def land(cfg: DatasetConfig, count: int, first_seed: int = 0, concept: bool = False) -> list[str]:
+    """Write `count` validated batches straight into the lake, oldest first; return their ids."""
+    ids = []
+    for seed in range(first_seed, first_seed + count):
+        frame = generate(ROWS, seed, datetime(2024, 1, 1) + timedelta(days=seed), concept=concept)
+        digest = sha256(parquet_bytes(frame))
+        meta = BatchMeta(
+            dataset=cfg.name,
+            batch_id=batch_id_for(digest),
+            source_key=f"landing/{cfg.name}/batch-{seed}.parquet",
+            sha256=digest,
+            rows=frame.height,
+            labelled_rows=frame.height,
+            ingested_at=START + timedelta(hours=seed),
+        )
+        write_batch(cfg.store, meta, frame)
+        ids.append(meta.batch_id)
+    return ids
+
+
+def with_window(cfg: DatasetConfig, train_batches: int) -> DatasetConfig:
+    """Save the dataset block with another training-window size and reload it."""
+    cfg.spec.train_batches = train_batches
+    cfg.spec.save(cfg.name, overwrite=True)
+    return load_dataset(cfg.name)
+
+
+def gate(decision: PromotionDecision, name: str) -> dict[str, Any]:
+    return next(g.model_dump() for g in decision.gates if g.gate == name)
+
+
+def test_training_twice_on_one_window_is_identical_and_lineage_resolves(dataset: DatasetConfig) -> None:
+    batches = land(dataset, 6)
+    first, second = train(dataset=dataset.name, trigger_event_id="evt-1"), train(dataset=dataset.name)
+    assert (first, second) == ("1", "2")
+    assert alias_version(dataset, CHALLENGER) == "2"
+    holdout = read_holdout(dataset, first)
+    np.testing.assert_array_equal(
+        predict(load_model(dataset, first), holdout, dataset.columns),
+        predict(load_model(dataset, second), holdout, dataset.columns),
+    )
+    tags = client_for(dataset).get_model_version(dataset.model_name, first).tags
+    lake = {m.batch_id: m.sha256 for m in list_batches(dataset.store, dataset.name)}
+    window = json.loads(tags["driftloop.batches"])
+    assert list(window) == batches and all(lake[b] == digest for b, digest in window.items())
+    assert tags["driftloop.contract_version"] == CONTRACT_VERSION
+    assert tags["driftloop.trigger_event_id"] == "evt-1"
+    assert len(tags["driftloop.git_commit"]) in {40, len("unknown")}
+    assert tags["driftloop.flow_run_id"]
+    recorded = load_holdout(dataset, first)
+    assert holdout.height == len(recorded["ids"]) == dataset.spec.holdout_rows
+    assert recorded["batches"] == {batches[-1]: ROWS, batches[-2]: 4000 - ROWS}  # the 4000 newest rows
+    reference, profile = load_reference(dataset, first)
+    assert reference.height == profile.rows == 6 * ROWS  # under the 20k bound: the whole pool
+    assert profile.reference_auc is not None and profile.reference_auc > 0.65
+
+
+def test_too_few_labelled_rows_is_not_enough_data(dataset: DatasetConfig) -> None:
+    land(dataset, 1)
+    with pytest.raises(NotEnoughData, match=r"2500 labelled rows in 1 batches"):
+        train(dataset=dataset.name)
+
+
+def test_better_is_promoted_tie_and_worse_are_rejected_with_numbers(dataset: DatasetConfig) -> None:
+    land(dataset, 8)
+    small = with_window(dataset, 2)  # 1000 training rows: a weak but valid first champion
+    first = promote(dataset=small.name, challenger_version=train(dataset=small.name))
+    assert first.promoted and {g.gate for g in first.gates} == {"auc-floor", "latency"}
+
+    large = with_window(dataset, 8)
+    better = promote(dataset=large.name, challenger_version=train(dataset=large.name))
+    assert better.promoted, better.reasons
+    assert gate(better, "lift")["value"] > 0.002 and gate(better, "lift-confidence")["value"] > 0
+
+    tie = promote(dataset=large.name, challenger_version=train(dataset=large.name))
+    assert not tie.promoted and gate(tie, "lift")["value"] == 0.0
+    assert any(r.startswith("lift:") for r in tie.reasons)
+
+    worse = promote(dataset=small.name, challenger_version=train(dataset=small.name))
+    assert not worse.promoted and gate(worse, "lift")["value"] < 0
+    assert champion_version(dataset) == better.challenger_version == "2"
+    artifact = Artifact.get(f"promotion-{dataset.name}")
+    assert artifact is not None and artifact.data is not None
+    table = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    rows = {row["gate"]: row for row in table}
+    assert rows["lift"]["passed"] is False and rows["lift"]["value"] == pytest.approx(gate(worse, "lift")["value"])
+    assert [r["action"] for r in decision_log(dataset)] == ["promote", "promote", "reject", "reject"]
+    assert [(m["from_version"], m["to_version"]) for m in champion_history(dataset)] == [(None, "1"), ("1", "2")]
+
+
+def test_racing_promotions_leave_one_consistent_champion(dataset: DatasetConfig) -> None:
+    land(dataset, 6)
+    versions = [train(dataset=dataset.name), train(dataset=with_window(dataset, 2).name)]
+    decisions: dict[str, PromotionDecision] = {}
+    threads = [
+        threading.Thread(
+            target=lambda v=v: decisions.__setitem__(v, promote(dataset=dataset.name, challenger_version=v))
+        )
+        for v in versions
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert set(decisions) == set(versions)
+    log = decision_log(dataset)
+    assert sorted(r["to_version"] for r in log) == sorted(versions)  # both decisions are on record
+    moves = champion_history(dataset)
+    assert moves and champion_version(dataset) == moves[-1]["to_version"]
+    assert [d.promoted for d in decisions.values()].count(True) == len(moves)

@@ -1,0 +1,66 @@
+"""The whole local stack for end-to-end tests: `driftloop up` on free ports and a temp home, `driftloop down` after.
+
+The CLI runs as a subprocess with an explicit environment, so the stack's processes never see the session-wide
+Prefect test harness. Code in the test process that talks to this stack's API must wrap the calls in
+`prefect.settings.temporary_settings({PREFECT_API_URL: settings.prefect_api_url})`; subprocesses should get
+`deployments.stack_env.stack_environment(settings)`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from blocks.settings import PROJECT_ROOT, Settings, process_environment
+from deployments import services
+from deployments.stack_env import OWN_PREFIXES, driftloop_variables, prefect_home
+
+
+def new_stack_settings(home: Path, **overrides: Any) -> Settings:
+    """Settings for a private stack: free loopback ports and the given home."""
+    fields: dict[str, Any] = {
+        "home": home,
+        "prefect_port": services.free_port(),
+        "s3_port": services.free_port(),
+        "mlflow_port": services.free_port(),
+        "bucket": "driftloop-stack",
+    }
+    return Settings(**(fields | overrides))
+
+
+def cli_environment(settings: Settings) -> dict[str, str]:
+    """The environment for running `driftloop` against this stack: only DRIFTLOOP_* and PREFECT_HOME are ours."""
+    base = {key: value for key, value in process_environment().items() if not key.startswith(OWN_PREFIXES)}
+    return base | driftloop_variables(settings) | {"PREFECT_HOME": prefect_home(settings)}
+
+
+def run_cli(settings: Settings, *arguments: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
+    """Run `driftloop <arguments>` against the stack of `settings`, capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "deployments.cli", *arguments],
+        env=cli_environment(settings),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A running local stack (S3, MLflow, Prefect server, one worker, the flows deployed); stopped at the end."""
+    settings = new_stack_settings(tmp_path_factory.mktemp("stack") / "home")
+    started = run_cli(settings, "up")
+    try:
+        if started.returncode != 0:
+            pytest.fail(f"driftloop up failed ({started.returncode}):\n{started.stdout}\n{started.stderr}")
+        yield settings
+    finally:
+        stopped = run_cli(settings, "down")
+        assert stopped.returncode == 0, stopped.stderr
