@@ -15,7 +15,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from blocks import names
 from blocks.settings import PROJECT_ROOT, Settings, get_settings
-from deployments import demo, stack, stack_status
+from deployments import demo, stack, stack_env, stack_status
 from deployments.services import ServiceError
 from deployments.stack_state import StackError
 from tasks.config import load_dataset
@@ -46,6 +46,11 @@ def _cmd_status(_args: argparse.Namespace, settings: Settings) -> int:
         health = "healthy" if component.healthy else ("unhealthy" if component.pid else "not running")
         print(f"{component.name:<8} {health:<12} pid {pid:<8} {component.url}")
     return 0 if all(component.healthy for component in components) else 1
+
+
+def _cmd_env(_args: argparse.Namespace, settings: Settings) -> int:
+    print(stack_env.shell_exports(settings))
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -82,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     down = _add("down", _cmd_down, "Stop the processes `up` started; data stays in the home directory.")
     down.add_argument("--purge", action="store_true", help="Also delete the home directory (all local data).")
     _add("status", _cmd_status, "Show each component's URL, pid and health; exit 1 unless all are healthy.")
+    _add("env", _cmd_env, 'Print the variables a shell needs to use the stack: eval "$(driftloop env)".')
     play = _add("demo", _cmd_demo, "Start the stack and play the whole story through deployments and automations.")
     play.add_argument(
         "--redeploy", action="store_true", help="Deploy even if prefect.yaml and the flows are unchanged."

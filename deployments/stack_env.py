@@ -7,11 +7,21 @@ an ambient default (an unset or stale PREFECT_API_URL silently sends events to a
 from __future__ import annotations
 
 import os
+import shlex
 
 from blocks.settings import Settings, process_environment
 from deployments.stack_state import LocalCredentials, load_or_create_credentials
 
 OWN_PREFIXES = ("PREFECT_", "MLFLOW_", "AWS_", "DRIFTLOOP_")
+# What a user's shell needs to talk to the stack with the prefect, mlflow and aws command lines.
+SHELL_VARIABLES = (
+    "PREFECT_API_URL",
+    "MLFLOW_TRACKING_URI",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL_S3",
+)
 
 
 def prefect_home(settings: Settings) -> str:
@@ -31,6 +41,12 @@ def stack_environment(settings: Settings, credentials: LocalCredentials | None =
     credentials = credentials or load_or_create_credentials(settings.home)
     base = {key: value for key, value in process_environment().items() if not key.startswith(OWN_PREFIXES)}
     return base | _prefect(settings) | _mlflow(settings) | _aws(settings, credentials) | driftloop_variables(settings)
+
+
+def shell_exports(settings: Settings) -> str:
+    """`export NAME=value` lines for SHELL_VARIABLES, for `eval "$(driftloop env)"`."""
+    env = stack_environment(settings)
+    return "\n".join(f"export {name}={shlex.quote(env[name])}" for name in SHELL_VARIABLES if name in env)
 
 
 def _prefect(settings: Settings) -> dict[str, str]:

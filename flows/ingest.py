@@ -6,7 +6,7 @@ from prefect import flow
 from prefect.client.schemas.objects import State
 
 from tasks.ingest import IngestOutcome, verdict
-from tasks.ingest_io import ingest_object, pending_keys
+from tasks.ingest_io import ingest_object, pending_objects
 
 
 @flow(name="ingest")
@@ -17,7 +17,8 @@ def ingest(dataset: str = "credit", key: str = "") -> State[list[IngestOutcome]]
     quarantine with an errors.json (event `driftloop.batch.quarantined`). The landed object is never modified.
 
     Args:
-        dataset: Name of the dataset block whose contract validates the objects.
+        dataset: Name of the dataset block whose contract validates the objects; `*` means every dataset block
+            (what the schedule passes, so a new dataset is picked up without editing the deployment).
         key: Landing key of one object (as the `driftloop.batch.landed` trigger passes it); empty means every
             object under landing/<dataset>/ without a ledger record.
 
@@ -26,8 +27,8 @@ def ingest(dataset: str = "credit", key: str = "") -> State[list[IngestOutcome]]
         reason; either way the state's data is the list of per-object outcomes.
     """
     # discover
-    keys = pending_keys(dataset, key)
+    pending = pending_objects(dataset, key)
     # ingest
-    outcomes = [ingest_object(dataset, landed) for landed in keys]
+    outcomes = [ingest_object(name, landed) for name, landed in pending]
     # verdict
     return verdict(outcomes)

@@ -8,6 +8,7 @@ from typing import TypeVar, cast
 
 import pandera.polars as pa
 from prefect.blocks.core import Block
+from prefect.client.orchestration import get_client
 
 from blocks import names
 from blocks.models import DatasetSpec, DriftPolicy, MlflowTracking, PromotionPolicy, StorageLocation
@@ -54,6 +55,18 @@ B = TypeVar("B", bound=Block)
 def load_block(block_type: type[B], name: str) -> B:
     """Load a block document synchronously, typed as its class."""
     return cast(B, block_type.load(name))
+
+
+EVERY_DATASET = "*"
+
+
+def dataset_names(dataset: str) -> list[str]:
+    """`[dataset]`, or for `*` the name of every saved dataset block (so a new dataset needs no deployment edit)."""
+    if dataset != EVERY_DATASET:
+        return [dataset]
+    with get_client(sync_client=True) as client:
+        documents = client.read_block_documents_by_type(DatasetSpec.get_block_type_slug(), include_secrets=False)
+    return sorted(document.name for document in documents if document.name and not document.is_anonymous)
 
 
 def load_dataset(dataset: str) -> DatasetConfig:

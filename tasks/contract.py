@@ -83,7 +83,9 @@ def summarise_failures(cases: pl.DataFrame, rows: int, fallback: str | None = No
             "checks": [{"check": fallback or "unknown", "column": None, "count": 1}],
             "samples": [],
         }
-    cases = cases.with_columns(pl.col("column").cast(pl.String), pl.col("check").cast(pl.String))
+    # A frame-wide coercion failure names the check with the whole dtype map; the columns' own rows say which.
+    check = pl.col("check").cast(pl.String).str.replace(r"^coerce_dtype\(.*\)$", "coerce_dtype")
+    cases = cases.with_columns(pl.col("column").cast(pl.String), check)
     checks = cases.group_by("check", "column").len("count").sort(["count", "check"], descending=[True, False])
     samples = cases.select("column", "check", pl.col("failure_case").cast(pl.String), "index")
     return {

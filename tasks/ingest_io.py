@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import polars as pl
 from prefect.artifacts import create_table_artifact
 
-from tasks.config import DatasetConfig, load_dataset
+from tasks.config import EVERY_DATASET, DatasetConfig, dataset_names, load_dataset
 from tasks.errors import ConfigurationError, ContractViolation, CorruptObject
 from tasks.events import BATCH_INGESTED, BATCH_QUARANTINED, batch_resource, emit
 from tasks.ingest import (
@@ -31,16 +31,20 @@ from tasks.storage import Store, json_bytes, sha256
 
 
 @io_task
-def pending_keys(dataset: str, key: str = "") -> list[str]:
-    """`[key]` when one is given, else every object under landing/<dataset>/ that has no ledger record yet."""
-    prefix = landing_prefix(dataset)
+def pending_objects(dataset: str, key: str = "") -> list[tuple[str, str]]:
+    """`(dataset, key)` for the one key given, else for every object under landing/<dataset>/ (of every dataset,
+    for `*`) that has no ledger record yet."""
     if key:
-        if not key.startswith(prefix):
-            raise ConfigurationError(f"{key!r} is not under {prefix!r}")
-        return [key]
+        if dataset == EVERY_DATASET or not key.startswith(landing_prefix(dataset)):
+            raise ConfigurationError(f"{key!r} is not under {landing_prefix(dataset)!r}")
+        return [(dataset, key)]
+    return [(name, landed) for name in dataset_names(dataset) for landed in _unledgered(name)]
+
+
+def _unledgered(dataset: str) -> list[str]:
     store = load_dataset(dataset).store
     handled = set(store.list_keys(f"lake/{dataset}/ledger/"))
-    return [k for k in store.list_keys(prefix) if ledger_key(dataset, k) not in handled]
+    return [k for k in store.list_keys(landing_prefix(dataset)) if ledger_key(dataset, k) not in handled]
 
 
 @step_task

@@ -1,9 +1,8 @@
 """The whole local stack for end-to-end tests: `driftloop up` on free ports and a temp home, `driftloop down` after.
 
 The CLI runs as a subprocess with an explicit environment, so the stack's processes never see the session-wide
-Prefect test harness. Code in the test process that talks to this stack's API must wrap the calls in
-`prefect.settings.temporary_settings({PREFECT_API_URL: settings.prefect_api_url})`; subprocesses should get
-`deployments.stack_env.stack_environment(settings)`.
+Prefect test harness. Code in the test process that talks to this stack's API must run inside `stack_api(settings)`;
+subprocesses should get `deployments.stack_env.stack_environment(settings)`.
 """
 
 from __future__ import annotations
@@ -11,10 +10,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect.events.worker import EventsWorker
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from blocks.settings import PROJECT_ROOT, Settings, process_environment
 from deployments import services
@@ -50,6 +52,21 @@ def run_cli(settings: Settings, *arguments: str, timeout: float = 400) -> subpro
         timeout=timeout,
         check=False,
     )
+
+
+@contextmanager
+def stack_api(settings: Settings) -> Iterator[None]:
+    """Point this process's Prefect client at the stack's API, and back at the harness after.
+
+    The events worker is one per process whatever the API URL, and binds the URL when it starts: it is drained on
+    entry and on exit so that events (block loads emit some) reach the server that is current, not the first one.
+    """
+    EventsWorker.drain_all()
+    try:
+        with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}):
+            yield
+    finally:
+        EventsWorker.drain_all()
 
 
 @pytest.fixture(scope="session")

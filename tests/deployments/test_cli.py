@@ -55,6 +55,16 @@ def test_environment_replaces_ambient_prefect_and_aws_values(tmp_path: Path, mon
     assert env["DRIFTLOOP_MLFLOW_PORT"] == str(settings.mlflow_port)
 
 
+def test_env_prints_shell_exports_for_the_stack(tmp_path: Path) -> None:
+    settings = new_stack_settings(tmp_path)
+    printed = run_cli(settings, "env")
+    assert printed.returncode == 0, printed.stderr
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in printed.stdout.splitlines())
+    assert list(exported) == list(stack_env.SHELL_VARIABLES)
+    assert exported["PREFECT_API_URL"] == settings.prefect_api_url
+    assert exported["AWS_ACCESS_KEY_ID"] == load_or_create_credentials(tmp_path).access_key_id
+
+
 def test_deploy_fingerprint_follows_prefect_yaml_and_flows(tmp_path: Path) -> None:
     settings = new_stack_settings(tmp_path / "home")
     (tmp_path / "flows").mkdir()

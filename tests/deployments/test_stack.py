@@ -8,7 +8,6 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from blocks import names
 from blocks.models import StorageLocation
@@ -17,7 +16,7 @@ from blocks.settings import PROJECT_ROOT, Settings
 from deployments import stack_status
 from deployments.stack_prefect import WORKER_NAME
 from tasks.storage import open_store
-from tests.stack_fixture import run_cli
+from tests.stack_fixture import run_cli, stack_api
 
 pytestmark = pytest.mark.stack
 
@@ -26,7 +25,7 @@ FLOWS = ("simulate", "ingest", "score", "monitor", "train", "promote", "retrain"
 
 def test_prefect_api_is_healthy_with_pool_worker_and_deployments(local_stack: Settings) -> None:
     assert requests.get(f"{local_stack.prefect_api_url}/health", timeout=5).json() is True
-    with temporary_settings({PREFECT_API_URL: local_stack.prefect_api_url}), get_client(sync_client=True) as client:
+    with stack_api(local_stack), get_client(sync_client=True) as client:
         pool = client.read_work_pool(local_stack.work_pool)
         workers = client.read_workers_for_work_pool(local_stack.work_pool)
         deployments = client.read_deployments()
@@ -42,7 +41,7 @@ def test_prefect_api_is_healthy_with_pool_worker_and_deployments(local_stack: Se
 
 
 def test_storage_block_reaches_the_bucket_with_generated_credentials(local_stack: Settings) -> None:
-    with temporary_settings({PREFECT_API_URL: local_stack.prefect_api_url}):
+    with stack_api(local_stack):
         location = StorageLocation.load(names.STORAGE)
     assert location.credentials is not None
     assert location.endpoint_url == local_stack.resolved_s3_endpoint
@@ -64,7 +63,7 @@ def test_mlflow_logs_a_run_and_proxies_its_artifact_into_the_bucket(local_stack:
     read = client.get_run(run.info.run_id)
     assert read.data.metrics == {"auc": 0.81}
     assert read.info.status == "FINISHED"
-    with temporary_settings({PREFECT_API_URL: local_stack.prefect_api_url}):
+    with stack_api(local_stack):
         store = open_store(StorageLocation.load(names.STORAGE))
     stored = [key for key in store.list_keys("mlflow/") if key.endswith(f"{run.info.run_id}/artifacts/notes/hello.txt")]
     assert len(stored) == 1
@@ -72,7 +71,7 @@ def test_mlflow_logs_a_run_and_proxies_its_artifact_into_the_bucket(local_stack:
 
 
 def test_block_types_are_in_the_catalogue_with_documented_fields(local_stack: Settings) -> None:
-    with temporary_settings({PREFECT_API_URL: local_stack.prefect_api_url}), get_client(sync_client=True) as client:
+    with stack_api(local_stack), get_client(sync_client=True) as client:
         for block_class in BLOCK_TYPES:
             block_type = client.read_block_type_by_slug(block_class.get_block_type_slug())
             schema = client.get_most_recent_block_schema_for_block_type(block_type.id)

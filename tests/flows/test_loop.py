@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from blocks import names
 from blocks.register import demo_dataset
@@ -28,6 +27,7 @@ from tasks.contracts.credit import generate
 from tasks.lake import BatchMeta, batch_id_for, write_batch
 from tasks.registry import champion_version
 from tasks.storage import parquet_bytes, sha256
+from tests.stack_fixture import stack_api
 
 pytestmark = pytest.mark.stack
 
@@ -36,7 +36,7 @@ ROWS = 5000
 
 @pytest.fixture(scope="module")
 def api(local_stack: Settings) -> Iterator[Settings]:
-    with temporary_settings({PREFECT_API_URL: local_stack.prefect_api_url}):
+    with stack_api(local_stack):
         yield local_stack
 
 

@@ -65,6 +65,11 @@ def with_window(cfg: DatasetConfig, train_batches: int) -> DatasetConfig:
     return load_dataset(cfg.name)
 
 
+def train_on(cfg: DatasetConfig, train_batches: int) -> str:
+    """Train a challenger on the newest `train_batches` batches (the window is read from the saved block)."""
+    return train(dataset=with_window(cfg, train_batches).name)
+
+
 def gate(decision: PromotionDecision, name: str) -> dict[str, Any]:
     return next(g.model_dump() for g in decision.gates if g.gate == name)
 
@@ -103,20 +108,19 @@ def test_too_few_labelled_rows_is_not_enough_data(dataset: DatasetConfig) -> Non
 
 def test_better_is_promoted_tie_and_worse_are_rejected_with_numbers(dataset: DatasetConfig) -> None:
     land(dataset, 8)
-    small = with_window(dataset, 2)  # 1000 training rows: a weak but valid first champion
-    first = promote(dataset=small.name, challenger_version=train(dataset=small.name))
+    # 1000 training rows: a weak but valid first champion
+    first = promote(dataset=dataset.name, challenger_version=train_on(dataset, 2))
     assert first.promoted and {g.gate for g in first.gates} == {"auc-floor", "latency"}
 
-    large = with_window(dataset, 8)
-    better = promote(dataset=large.name, challenger_version=train(dataset=large.name))
+    better = promote(dataset=dataset.name, challenger_version=train_on(dataset, 8))
     assert better.promoted, better.reasons
     assert gate(better, "lift")["value"] > 0.002 and gate(better, "lift-confidence")["value"] > 0
 
-    tie = promote(dataset=large.name, challenger_version=train(dataset=large.name))
+    tie = promote(dataset=dataset.name, challenger_version=train_on(dataset, 8))
     assert not tie.promoted and gate(tie, "lift")["value"] == 0.0
     assert any(r.startswith("lift:") for r in tie.reasons)
 
-    worse = promote(dataset=small.name, challenger_version=train(dataset=small.name))
+    worse = promote(dataset=dataset.name, challenger_version=train_on(dataset, 2))
     assert not worse.promoted and gate(worse, "lift")["value"] < 0
     assert champion_version(dataset) == better.challenger_version == "2"
     artifact = Artifact.get(f"promotion-{dataset.name}")
