@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
 from prefect_aws import AwsCredentials
 
+from bench.memory import peak_rss_mb
 from blocks.register import demo_dataset, register_block_types, save_defaults
 from blocks.settings import Settings, process_environment
 from deployments import services
@@ -80,9 +80,15 @@ def _child_rss(rows: int) -> tuple[float, float]:
     key = _land(load_dataset(dataset).store, dataset, rows)
     env = process_environment() | {"PREFECT_API_URL": str(PREFECT_API_URL.value())}
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bench.ingest", "--child", dataset, key], env=env, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ingest", "--child", dataset, key],
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     elapsed = time.perf_counter() - started
-    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return elapsed, float(json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_mb"])
 
 
 def _row(name: str, rows: int, seconds: float, target: str, notes: str, **extra: Any) -> dict[str, Any]:
@@ -148,6 +154,7 @@ def _measure(settings: Settings, scale: float) -> list[dict[str, Any]]:
 
 def _child(dataset: str, key: str) -> None:
     _real(dataset, key)
+    print(json.dumps({"peak_rss_mb": peak_rss_mb()}))
 
 
 def main() -> None:

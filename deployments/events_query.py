@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from prefect.client.orchestration import get_client
@@ -21,3 +23,20 @@ def events_since(names: list[str], since: datetime) -> list[ReceivedEvent]:
             page = client.read_events_page(str(page.next_page))
             found += page.events
     return found
+
+
+def wait_for_events(
+    names: list[str],
+    since: datetime,
+    count: int = 1,
+    timeout: float = 30.0,
+    where: Callable[[ReceivedEvent], bool] = lambda _: True,
+) -> list[ReceivedEvent]:
+    """Poll `events_since` until `count` matching events arrived or `timeout` passed: the server persists events a
+    few seconds after the flow that emitted them finished."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [event for event in events_since(names, since) if where(event)]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(1)

@@ -13,7 +13,9 @@ from tasks.retraining import claim_retrain, record_skip
 
 
 @flow(name="retrain", log_prints=True)
-def retrain(dataset: str = "credit", onset_batch_id: str = "", trigger_event_id: str = "") -> State:
+def retrain(
+    dataset: str = "credit", onset_batch_id: str = "", trigger_event_id: str = "", champion_version: str = ""
+) -> State:
     """Train then promote, unless this drift episode was already handled or the retrain budget is spent.
 
     Manual, scheduled and automated runs all go through the same claim, so a burst of drift events, a person pressing
@@ -24,10 +26,12 @@ def retrain(dataset: str = "credit", onset_batch_id: str = "", trigger_event_id:
         onset_batch_id: First drifted batch of the episode (from the drift event); the training window and the new
             reference start there. Empty trains on the normal window.
         trigger_event_id: Id of the drift event that asked for this retrain, recorded as lineage.
+        champion_version: Champion the drift was measured against (from the drift event). If another champion
+            replaced it meanwhile, the episode is over and the run skips. Empty retrains whatever serves now.
     """
     with transaction():
         # claim
-        claim = claim_retrain(dataset, trigger_event_id)
+        claim = claim_retrain(dataset, trigger_event_id, champion_version)
         if not claim.granted:
             # skip
             record_skip(claim)

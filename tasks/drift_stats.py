@@ -1,7 +1,8 @@
 """Drift statistics over 1-D numpy arrays: reference summaries fitted once, distances against a current sample.
 
 Numeric columns are summarised by a reference quantile grid (unique values at GRID_SIZE + 1 levels, min and max
-included) and the reference CDF on it. One `searchsorted` + `bincount` pass of the current values over that grid
+included; every distinct value when there are no more than that, so rare integer values are not bridged over) and the
+reference CDF on it. One `searchsorted` + `bincount` pass of the current values over that grid
 yields both metrics:
 - PSI over reference-decile bins (the deciles are grid points, so the fine counts aggregate into them exactly);
 - Wasserstein-1 normalised by the reference std (Evidently's formula) as the integral of |F_ref - F_cur| over the
@@ -37,7 +38,8 @@ def fit_numeric(values: np.ndarray) -> NumericSummary:
     """Summarise non-null reference values; `inverted_cdf` keeps grid points on observed values (exact for ints)."""
     levels = np.linspace(0.0, 1.0, GRID_SIZE + 1)
     quantiles = np.quantile(values, levels, method="inverted_cdf")
-    grid = np.unique(quantiles)
+    distinct = np.unique(values)
+    grid = distinct if distinct.size <= levels.size else np.unique(quantiles)
     edges = np.unique(quantiles[GRID_SIZE // PSI_BINS : GRID_SIZE : GRID_SIZE // PSI_BINS])
     counts = fine_counts(values, grid)
     return NumericSummary(
@@ -46,7 +48,7 @@ def fit_numeric(values: np.ndarray) -> NumericSummary:
         edges=edges,
         proportions=psi_counts(counts, grid, edges) / values.size,
         std=max(float(np.std(values)), MIN_STD),
-        discrete=np.unique(values).size == grid.size,
+        discrete=distinct.size == grid.size,
     )
 
 

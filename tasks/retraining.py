@@ -2,8 +2,10 @@
 
 The claim is a conditional write (`IfNoneMatch`) of `registry/<model>/retrains/<key>.json`, where the key is the model
 and the champion version it would replace (the champion's version names its stored reference). Two requests for the same
-episode, whether from the automation, a schedule or a person, race for one object: exactly one wins. A failed retrain
-releases its claim through the transaction's rollback hook, so the episode can be retried.
+episode, whether from the automation, a schedule or a person, race for one object: exactly one wins. A request that
+names the champion its drift was measured against is over once that champion was replaced (a queued duplicate of an
+episode that a retrain already closed). A failed retrain releases its claim through the transaction's rollback hook,
+so the episode can be retried.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ def budget_spent(claimed: list[datetime], now: datetime, budget: int, period_hou
 
 
 @io_task
-def claim_retrain(dataset: str, trigger_event_id: str) -> RetrainClaim:
-    """Claim the current drift episode for one retrain, unless it is already claimed or the budget is spent."""
+def claim_retrain(dataset: str, trigger_event_id: str, drifted_champion: str = "") -> RetrainClaim:
+    """Claim the current drift episode for one retrain, unless the champion that drifted (when named) was replaced
+    since, the episode is already claimed, or the budget is spent."""
     cfg = load_dataset(dataset)
     champion = champion_version(cfg)
     key = idempotency_key(cfg.model_name, champion)
@@ -70,6 +73,9 @@ def claim_retrain(dataset: str, trigger_event_id: str) -> RetrainClaim:
         flow_run_id=flow_run.get_id(),
         trigger_event_id=trigger_event_id,
     )
+    if drifted_champion and drifted_champion != champion:
+        reason = f"the champion moved from v{drifted_champion} to v{champion} since the drift; it is monitored afresh"
+        return claim.model_copy(update={"granted": False, "reason": reason})
     if budget_spent(claimed, now, cfg.drift.retrain_budget, cfg.drift.budget_period_hours):
         reason = f"retrain budget spent: {cfg.drift.retrain_budget} per {cfg.drift.budget_period_hours:g} h"
         return claim.model_copy(update={"granted": False, "reason": reason})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from mlflow import MlflowClient
@@ -18,13 +18,11 @@ from flows.promote import promote
 from flows.score import score
 from flows.train import train
 from tasks.config import DatasetConfig
-from tasks.contracts.credit import generate
 from tasks.errors import NoChampion
 from tasks.events import DRIFT_CHECKED, DRIFT_DETECTED, deterministic_id
-from tasks.lake import BatchMeta, batch_id_for, write_batch
 from tasks.monitoring import MonitorSummary, episode_key
 from tasks.monitoring_publish import artifact_key
-from tasks.storage import parquet_bytes, sha256
+from tests.batches import write_validated
 
 pytestmark = pytest.mark.integration
 
@@ -34,19 +32,7 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 def land(cfg: DatasetConfig, seed: int, shift: float = 0.0) -> str:
     """Write one validated batch straight into the lake (ingest has its own tests) and return its id."""
-    frame = generate(ROWS, seed, datetime(2024, 1, 1) + timedelta(days=seed), shift=shift)
-    digest = sha256(parquet_bytes(frame))
-    meta = BatchMeta(
-        dataset=cfg.name,
-        batch_id=batch_id_for(digest),
-        source_key=f"landing/{cfg.name}/batch-{seed}.parquet",
-        sha256=digest,
-        rows=frame.height,
-        labelled_rows=frame.height,
-        ingested_at=START + timedelta(hours=seed),
-    )
-    write_batch(cfg.store, meta, frame)
-    return meta.batch_id
+    return write_validated(cfg, seed, ROWS, shift=shift)
 
 
 def drift_events(model: str, names: list[str], expected: int) -> list[ReceivedEvent]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -14,10 +14,10 @@ from prefect.artifacts import Artifact
 from flows.promote import promote
 from flows.train import train
 from tasks.config import DatasetConfig, load_dataset
-from tasks.contracts.credit import CONTRACT_VERSION, generate
+from tasks.contracts.credit import CONTRACT_VERSION
 from tasks.errors import NotEnoughData
 from tasks.gates import PromotionDecision
-from tasks.lake import BatchMeta, batch_id_for, list_batches, write_batch
+from tasks.lake import list_batches
 from tasks.registry import (
     CHALLENGER,
     alias_version,
@@ -30,7 +30,7 @@ from tasks.registry import (
     load_reference,
 )
 from tasks.scoring import predict, read_holdout
-from tasks.storage import parquet_bytes, sha256
+from tests.batches import write_validated
 
 pytestmark = pytest.mark.integration
 
@@ -40,22 +40,7 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 def land(cfg: DatasetConfig, count: int, first_seed: int = 0, concept: bool = False) -> list[str]:
     """Write `count` validated batches straight into the lake, oldest first; return their ids."""
-    ids = []
-    for seed in range(first_seed, first_seed + count):
-        frame = generate(ROWS, seed, datetime(2024, 1, 1) + timedelta(days=seed), concept=concept)
-        digest = sha256(parquet_bytes(frame))
-        meta = BatchMeta(
-            dataset=cfg.name,
-            batch_id=batch_id_for(digest),
-            source_key=f"landing/{cfg.name}/batch-{seed}.parquet",
-            sha256=digest,
-            rows=frame.height,
-            labelled_rows=frame.height,
-            ingested_at=START + timedelta(hours=seed),
-        )
-        write_batch(cfg.store, meta, frame)
-        ids.append(meta.batch_id)
-    return ids
+    return [write_validated(cfg, seed, ROWS, concept=concept) for seed in range(first_seed, first_seed + count)]
 
 
 def with_window(cfg: DatasetConfig, train_batches: int) -> DatasetConfig:

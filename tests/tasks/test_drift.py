@@ -156,6 +156,8 @@ def test_wasserstein_matches_the_exact_distance() -> None:
         (rng.lognormal(10, 0.6, 20_000), rng.lognormal(10.2, 0.6, 20_000)),
         (rng.poisson(2.0, 20_000).astype(float), rng.poisson(2.6, 20_000).astype(float)),
         (rng.normal(0, 1, 20_000), rng.normal(3, 2, 20_000)),  # mostly outside the reference range
+        # counts whose tail values are each rarer than one grid step: every distinct value must stay a grid point
+        (rng.geometric(0.6, 100_000).astype(float), rng.geometric(0.35, 100_000).astype(float)),
     ]:
         exact = scipy.stats.wasserstein_distance(reference, current) / np.std(reference)
         _, approximate = drift_stats.numeric_distances(current, drift_stats.fit_numeric(reference))
