@@ -28,8 +28,9 @@ down: setup
 status: setup
 	$(BIN)/driftloop status
 
+# Two workers: most of a test waits on servers. The whole-stack tests share one worker (and one stack).
 test: setup lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-unit: setup
 	$(BIN)/python -m pytest -m "not integration and not stack"

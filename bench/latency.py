@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from blocks.settings import get_settings
 from deployments import stack
+from deployments.api import prefect_api
 from deployments.runs import flow_runs, wait_until
 from tasks import events
 
@@ -56,7 +56,7 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
     settings = get_settings()
     stack.up(settings, quiet)
     trials = max(3, round(10 * min(scale, 1.0)))
-    with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}):
+    with prefect_api(settings.prefect_api_url):
         results = [trial() for _ in range(trials)]
         time.sleep(2)
     created = statistics.median(r[0] for r in results)

@@ -11,11 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from prefect.settings import PREFECT_API_URL, temporary_settings
-
 from blocks import names
 from blocks.settings import PROJECT_ROOT, Settings, get_settings
 from deployments import demo, stack, stack_env, stack_status
+from deployments.api import prefect_api
 from deployments.services import ServiceError
 from deployments.stack_state import StackError
 from tasks.config import load_dataset
@@ -60,7 +59,7 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:
-    with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}):
+    with prefect_api(settings.prefect_api_url):
         moves = champion_history(load_dataset(args.dataset))
     if not moves:
         print(f"{args.dataset}: no champion yet")

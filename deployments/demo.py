@@ -9,10 +9,9 @@ from __future__ import annotations
 import subprocess
 from datetime import UTC, datetime
 
-from prefect.settings import PREFECT_API_URL, temporary_settings
-
 from blocks import names
 from blocks.settings import Settings, process_environment
+from deployments.api import prefect_api
 from deployments.runs import wait_for_runs
 from deployments.services import BIN
 from tasks.config import load_dataset
@@ -102,5 +101,5 @@ def summary(settings: Settings, model: str, started: datetime) -> None:
 
 
 def main(settings: Settings) -> None:
-    with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}):
+    with prefect_api(settings.prefect_api_url):
         story(settings)

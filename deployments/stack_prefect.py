@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 
 import requests
-from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect_aws import AwsCredentials
 from pydantic import SecretStr
 
@@ -18,6 +17,7 @@ from blocks import names
 from blocks.register import register_block_types, save_defaults
 from blocks.settings import Settings
 from deployments import services
+from deployments.api import prefect_api
 from deployments.stack_state import LocalCredentials, StackError
 
 WORKER_NAME = "driftloop-local"
@@ -30,7 +30,7 @@ def save_blocks(settings: Settings, credentials: LocalCredentials) -> list[str]:
         aws_secret_access_key=SecretStr(credentials.secret_access_key),
         region_name=settings.region,
     )
-    with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}):
+    with prefect_api(settings.prefect_api_url):
         register_block_types()
         # The credentials file is the source of truth: the block always mirrors it.
         aws.save(names.LOCAL_CREDENTIALS, overwrite=True)

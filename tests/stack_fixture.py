@@ -10,16 +10,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect.events.worker import EventsWorker
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from blocks.settings import PROJECT_ROOT, Settings, process_environment
 from deployments import services
+from deployments.api import prefect_api
 from deployments.stack_env import OWN_PREFIXES, driftloop_variables, prefect_home
 
 
@@ -54,19 +53,9 @@ def run_cli(settings: Settings, *arguments: str, timeout: float = 400) -> subpro
     )
 
 
-@contextmanager
-def stack_api(settings: Settings) -> Iterator[None]:
-    """Point this process's Prefect client at the stack's API, and back at the harness after.
-
-    The events worker is one per process whatever the API URL, and binds the URL when it starts: it is drained on
-    entry and on exit so that events (block loads emit some) reach the server that is current, not the first one.
-    """
-    EventsWorker.drain_all()
-    try:
-        with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}):
-            yield
-    finally:
-        EventsWorker.drain_all()
+def stack_api(settings: Settings) -> AbstractContextManager[None]:
+    """Point this process's Prefect client and events at the stack's API, and back at the harness after."""
+    return prefect_api(settings.prefect_api_url)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from deployments.stack_prefect import WORKER_NAME
 from tasks.storage import open_store
 from tests.stack_fixture import run_cli, stack_api
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.xdist_group("stack")]
 
 FLOWS = ("simulate", "ingest", "score", "monitor", "train", "promote", "retrain", "rollback")
 

@@ -26,7 +26,7 @@ from tasks.registry import champion_version
 from tests.batches import write_validated
 from tests.stack_fixture import stack_api
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.xdist_group("stack")]
 
 ROWS = 5000
 

@@ -1,0 +1,24 @@
+"""Talking to one Prefect API from a process that may have talked to another (the demo, benchmarks, tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prefect.events.worker import EventsWorker
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+
+@contextmanager
+def prefect_api(url: str) -> Iterator[None]:
+    """Point this process's Prefect client and its events at `url`, and back at the previous API after.
+
+    The events worker is one per process whatever the API URL, and binds the URL when it starts: it is drained on
+    entry and on exit, so events (block loads emit some) reach the server that is current, not the first one used.
+    """
+    EventsWorker.drain_all()
+    try:
+        with temporary_settings({PREFECT_API_URL: url}):
+            yield
+    finally:
+        EventsWorker.drain_all()
