@@ -68,7 +68,11 @@ def mlflow_service(settings: Settings) -> Service:
         health_url=f"http://{settings.host}:{settings.mlflow_port}/health",
         log_file=settings.home / "logs" / "mlflow.log",
         port=settings.mlflow_port,
-        env={"MLFLOW_S3_ENDPOINT_URL": settings.resolved_s3_endpoint or ""},
+        # The job runner serves MLflow's GenAI features, which driftloop does not use: it would add four processes.
+        env={
+            "MLFLOW_S3_ENDPOINT_URL": settings.resolved_s3_endpoint or "",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        },
     )
 
 

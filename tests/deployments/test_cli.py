@@ -15,6 +15,9 @@ from deployments.cli import build_parser
 from deployments.stack_state import load_or_create_credentials, pid_file, prepare_home
 from tests.stack_fixture import new_stack_settings, run_cli
 
+# Some tests start parts of a stack: they share a worker with the other whole-stack tests, one stack at a time.
+pytestmark = pytest.mark.xdist_group("stack")
+
 
 def _running(pid: int) -> bool:
     try:

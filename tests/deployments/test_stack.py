@@ -8,12 +8,21 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun
 
 from blocks import names
 from blocks.models import StorageLocation
 from blocks.register import BLOCK_TYPES
 from blocks.settings import PROJECT_ROOT, Settings
 from deployments import stack_status
+from deployments.runs import wait_until
 from deployments.stack_prefect import WORKER_NAME
 from tasks.storage import open_store
 from tests.stack_fixture import run_cli, stack_api
@@ -102,3 +111,18 @@ def test_status_reports_every_component_healthy(local_stack: Settings) -> None:
     assert [line.split()[0] for line in lines] == list(stack_status.COMPONENTS)
     assert all(" healthy " in line for line in lines)
     assert f"http://{local_stack.host}:{local_stack.mlflow_port}" in result.stdout
+
+
+def test_the_scheduler_creates_the_safety_net_ingest_runs_for_every_dataset(local_stack: Settings) -> None:
+    def scheduled() -> list[FlowRun]:
+        with stack_api(local_stack), get_client(sync_client=True) as client:
+            deployment = client.read_deployment_by_name("ingest/driftloop")
+            return client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=["SCHEDULED"]))
+                ),
+            )
+
+    wait_until(lambda: bool(scheduled()), 90, "the scheduler to create ingest runs")
+    assert {run.parameters["dataset"] for run in scheduled()} == {"*"}
