@@ -22,13 +22,17 @@ class RunsTimeout(TimeoutError):
 
 
 def flow_runs(client: SyncPrefectClient, flow_name: str, since: datetime) -> list[FlowRun]:
-    """Runs of `flow_name` expected to start at or after `since`, oldest first (subflow runs included)."""
-    return client.read_flow_runs(
+    """Runs of `flow_name` that an event, a person or a parent flow started at or after `since`, oldest first.
+
+    Runs the scheduler made (the ingest safety net) are left out: they wait in Scheduled for their time to come.
+    """
+    runs = client.read_flow_runs(
         flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
         flow_run_filter=FlowRunFilter(expected_start_time=FlowRunFilterExpectedStartTime(after_=since)),
         sort=FlowRunSort.EXPECTED_START_TIME_ASC,
         limit=200,
     )
+    return [run for run in runs if not run.auto_scheduled]
 
 
 def is_final(run: FlowRun) -> bool:

@@ -91,6 +91,9 @@ def prefect_service(settings: Settings) -> Service:
         health_url=f"http://{settings.host}:{settings.prefect_port}/api/health",
         log_file=settings.home / "logs" / "prefect.log",
         port=settings.prefect_port,
+        # A few scheduled runs ahead, not 100: the only schedule is the 10-minute ingest safety net, and every
+        # pre-created run is rows a SQLite-backed server rewrites (marked Late, rescheduled) under its write lock.
+        env={"PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "1", "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "3"},
     )
 
 
