@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     )
     work_pool: str = Field(default="driftloop", description="Prefect work pool the deployments run on.")
     worker_poll_seconds: float = Field(default=1.0, description="How often the local worker polls for runs.")
+    worker_limit: int = Field(
+        default=3,
+        ge=1,
+        description="Flow runs the local worker runs at once. More processes than cores only slow each other, and "
+        "contend for the local server's SQLite write lock (a run-deployment action that meets it fails with a 503).",
+    )
 
     @property
     def resolved_s3_endpoint(self) -> str | None:

@@ -19,7 +19,7 @@ from deployments.services import ServiceError
 from deployments.stack_state import StackError
 from tasks.config import load_dataset
 from tasks.errors import DriftloopError
-from tasks.registry import champion_history
+from tasks.registry import champion_history, describe_move
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -64,10 +64,7 @@ def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     if not moves:
         print(f"{args.dataset}: no champion yet")
     for move in moves:
-        print(
-            f"{move['at']}  {move['action']:<9} v{move['from_version']} -> v{move['to_version']}  {move['why']}"
-            f"  (flow run {move['flow_run_id']})"
-        )
+        print(describe_move(move))
     return 0
 
 

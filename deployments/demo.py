@@ -15,7 +15,7 @@ from deployments.api import prefect_api
 from deployments.runs import wait_for_runs
 from deployments.services import BIN
 from tasks.config import load_dataset
-from tasks.registry import champion_history, champion_version
+from tasks.registry import champion_history, champion_version, describe_move
 
 DATASET = names.DEMO_DATASET
 ROWS = 12_000
@@ -23,10 +23,11 @@ ROWS = 12_000
 
 def run_deployment(settings: Settings, flow: str, **parameters: object) -> None:
     """Run a deployment through the CLI and wait for it, exactly as a user would from a shell."""
+    shown = [f"'{flow}/driftloop'"] + [f"-p {key}={value}" for key, value in parameters.items()]
+    print("  $ prefect deployment run " + " ".join(shown))
     args = [f"{BIN / 'prefect'}", "deployment", "run", f"{flow}/driftloop", "--watch", "--watch-timeout", "600"]
     for key, value in parameters.items():
         args += ["-p", f"{key}={value}"]
-    print("  $ prefect deployment run " + " ".join(args[4:]).replace("--watch --watch-timeout 600 ", ""))
     env = process_environment() | {"PREFECT_API_URL": settings.prefect_api_url}
     subprocess.run(args, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
@@ -89,7 +90,7 @@ def summary(settings: Settings, model: str, started: datetime) -> None:
     cfg = load_dataset(DATASET)
     print("\nChampion history:")
     for move in champion_history(cfg):
-        print(f"   {move}")
+        print(f"   {describe_move(move)}")
     print(f"\nThe story took {(datetime.now(UTC) - started).total_seconds():.0f}s. Explore it:")
     ui = f"http://{settings.host}:{settings.prefect_port}"
     print(f"   Flow runs:   {ui}/runs")

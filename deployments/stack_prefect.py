@@ -110,6 +110,7 @@ def worker_service(settings: Settings) -> services.Service:
         command=[
             *[str(services.BIN / "prefect"), "worker", "start"],
             *["--pool", settings.work_pool, "--type", "process", "--name", WORKER_NAME],
+            *["--limit", str(settings.worker_limit)],
         ],
         health_url=f"{settings.prefect_api_url}/work_pools/{settings.work_pool}/workers/filter",
         log_file=settings.home / "logs" / "worker.log",

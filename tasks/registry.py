@@ -98,6 +98,14 @@ def champion_history(cfg: DatasetConfig) -> list[dict[str, Any]]:
     return [record for record in decision_log(cfg) if record["moved"]]
 
 
+def describe_move(move: dict[str, Any]) -> str:
+    """One line for people: when, what, from which version to which, why, and by which flow run."""
+    return (
+        f"{move['at']}  {move['action']:<9} v{move['from_version']} -> v{move['to_version']}  {move['why']}"
+        f"  (flow run {move['flow_run_id']})"
+    )
+
+
 def load_model(cfg: DatasetConfig, version: str) -> LoadedModel:
     """The booster and category mapping of an exact version (cached: a version never changes)."""
     return _load_model(cfg.mlflow.tracking_uri, cfg.model_name, version)
