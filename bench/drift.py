@@ -94,23 +94,12 @@ def _evidently(
 
     Evidently is imported here so the memory child (`--child`) does not load it (~140 MB of RSS).
     """
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
+    from evidently import DataDefinition, Dataset
+
+    from tasks.drift_report import drift_preset
 
     definition = DataDefinition(numerical_columns=list(columns.numeric), categorical_columns=list(columns.categorical))
-    report = Report(
-        [
-            DataDriftPreset(
-                columns=list(columns.features),
-                num_method=policy.numeric_method,
-                cat_method=policy.categorical_method,
-                num_threshold=policy.numeric_threshold,
-                cat_threshold=policy.categorical_threshold,
-                drift_share=policy.drift_share,
-            )
-        ],
-        include_tests=True,
-    )
+    report = drift_preset(columns, policy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         started = time.perf_counter()

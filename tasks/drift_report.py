@@ -38,26 +38,27 @@ def bounded_sample(frame: pl.DataFrame, rows: int, seed: int = SAMPLE_SEED) -> p
     return frame if frame.height <= rows else frame.sample(n=rows, seed=seed)
 
 
+def drift_preset(columns: Columns, policy: DriftPolicy) -> Report:
+    """Evidently's DataDriftPreset over the feature columns with the policy's methods and thresholds: the same
+    statistics as the fast engine, so the human report agrees with the verdict."""
+    preset = DataDriftPreset(
+        columns=list(columns.features),
+        num_method=policy.numeric_method,
+        cat_method=policy.categorical_method,
+        num_threshold=policy.numeric_threshold,
+        cat_threshold=policy.categorical_threshold,
+        drift_share=policy.drift_share,
+    )
+    return Report([preset], include_tests=True)
+
+
 def evidently_drift(
     reference: pl.DataFrame, current: pl.DataFrame, columns: Columns, policy: DriftPolicy
 ) -> EvidentlyReport:
     """Run DataDriftPreset over the feature columns only (ids, times and the target never enter it)."""
     features = list(columns.features)
     definition = DataDefinition(numerical_columns=list(columns.numeric), categorical_columns=list(columns.categorical))
-    report = Report(
-        [
-            DataDriftPreset(
-                columns=features,
-                num_method=policy.numeric_method,
-                cat_method=policy.categorical_method,
-                num_threshold=policy.numeric_threshold,
-                cat_threshold=policy.categorical_threshold,
-                drift_share=policy.drift_share,
-            )
-        ],
-        include_tests=True,
-    )
-    snapshot = report.run(
+    snapshot = drift_preset(columns, policy).run(
         current_data=Dataset.from_pandas(current.select(features).to_pandas(), data_definition=definition),
         reference_data=Dataset.from_pandas(reference.select(features).to_pandas(), data_definition=definition),
     )

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 import scipy.stats
 
-from blocks.models import DatasetSpec, DriftPolicy
+from blocks.models import DriftPolicy
+from blocks.register import demo_dataset
 from tasks import drift_stats
 from tasks.contract import Columns, columns_of
 from tasks.contracts.credit import generate
@@ -21,15 +22,7 @@ START = datetime(2026, 1, 1)
 
 @pytest.fixture(scope="module")
 def columns() -> Columns:
-    spec = DatasetSpec(
-        contract="tasks.contracts.credit:CreditApplication",
-        target="defaulted",
-        id_column="application_id",
-        event_time_column="applied_at",
-        categorical_columns=["home_ownership", "loan_purpose", "region"],
-        model_name="credit-risk",
-    )
-    return columns_of(spec)
+    return columns_of(demo_dataset())
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from blocks.models import DatasetSpec, DriftPolicy
+from blocks.models import DriftPolicy
+from blocks.register import demo_dataset
 from tasks.contract import Columns, columns_of
 from tasks.contracts.credit import generate
 from tasks.drift import DriftVerdict, check_drift, fit_profile
@@ -24,15 +25,7 @@ SCENARIOS = [("baseline", 2), ("covariate_shift_sudden", 1), ("covariate_shift_g
 
 @pytest.fixture(scope="module")
 def columns() -> Columns:
-    spec = DatasetSpec(
-        contract="tasks.contracts.credit:CreditApplication",
-        target="defaulted",
-        id_column="application_id",
-        event_time_column="applied_at",
-        categorical_columns=["home_ownership", "loan_purpose", "region"],
-        model_name="credit-risk",
-    )
-    return columns_of(spec)
+    return columns_of(demo_dataset())
 
 
 @pytest.fixture(scope="module")
