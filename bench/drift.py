@@ -15,7 +15,6 @@ Run: `.venv/bin/python -m bench.drift --scale 0.01` (prints the rows as JSON). W
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from bench.memory import peak_rss_mb
+from bench.memory import child_or_run, peak_rss_mb
 from blocks.models import DriftPolicy
 from blocks.register import demo_dataset
 from tasks.contract import Columns, columns_of
@@ -257,14 +256,7 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--child", nargs=2, metavar=("BATCH", "PROFILE"))
-    args = parser.parse_args()
-    if args.child:
-        _child(*args.child)
-        return
-    print(json.dumps(run(args.scale), indent=2))
+    child_or_run(__doc__, run, _child, ("BATCH", "PROFILE"))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ Prefect test harness; nothing is written to the working directory.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
 from prefect_aws import AwsCredentials
 
-from bench.memory import peak_rss_mb
+from bench.memory import child_or_run, peak_rss_mb
 from blocks.register import demo_dataset, register_block_types, save_defaults
 from blocks.settings import Settings, process_environment
 from deployments import services
@@ -158,14 +157,7 @@ def _child(dataset: str, key: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--child", nargs=2, metavar=("DATASET", "KEY"))
-    args = parser.parse_args()
-    if args.child:
-        _child(*args.child)
-        return
-    print(json.dumps(run(args.scale), indent=2))
+    child_or_run(__doc__, run, _child, ("DATASET", "KEY"))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import resource
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def peak_rss_mb() -> float:
@@ -18,3 +22,21 @@ def peak_rss_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def child_or_run(
+    doc: str | None,
+    run: Callable[[float], list[dict[str, Any]]],
+    child: Callable[[str, str], None],
+    names: tuple[str, str],
+) -> None:
+    """The command line of a benchmark that measures itself in a child: `--child A B` is the child's half, else
+    `run(--scale)` and print its rows."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--child", nargs=2, metavar=names)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    print(json.dumps(run(args.scale), indent=2))
