@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 
 import pytest
 from mlflow import MlflowClient
 from prefect.artifacts import Artifact
-from prefect.client.orchestration import get_client
-from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 from prefect.events.schemas.events import ReceivedEvent
 
+from deployments.events_query import wait_for_events
 from flows.monitor import monitor
 from flows.promote import promote
 from flows.score import score
@@ -27,6 +25,7 @@ from tests.batches import write_validated
 pytestmark = pytest.mark.integration
 
 ROWS = 2500
+SINCE = datetime.now(UTC)  # events of this test module's models only come later
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
@@ -36,18 +35,9 @@ def land(cfg: DatasetConfig, seed: int, shift: float = 0.0) -> str:
 
 
 def drift_events(model: str, names: list[str], expected: int) -> list[ReceivedEvent]:
-    """Poll the harness's event store: emission is asynchronous."""
-    event_filter = EventFilter(
-        event=EventNameFilter(name=names), resource=EventResourceFilter(id=[f"driftloop.model.{model}"])
-    )
-    deadline, events = time.monotonic() + 20, []
-    while time.monotonic() < deadline:
-        with get_client(sync_client=True) as client:
-            events = client.read_events(filter=event_filter, limit=50).events
-        if len(events) >= expected:
-            break
-        time.sleep(0.5)
-    return events
+    """This model's events with these names: emission is asynchronous, so wait for `expected` of them."""
+    resource = f"driftloop.model.{model}"
+    return wait_for_events(names, SINCE, expected, timeout=20, where=lambda e: e.resource.id == resource)
 
 
 def test_without_a_champion_monitoring_fails_with_no_champion(dataset: DatasetConfig) -> None:
