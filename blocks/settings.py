@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     prefect_port: int = Field(default=4200, description="Port of the local Prefect API and UI.")
     s3_port: int = Field(default=9000, description="Port of the local S3-compatible endpoint.")
     mlflow_port: int = Field(default=5000, description="Port of the local MLflow tracking server.")
+    postgres_port: int = Field(
+        default=5433, description="Port of the local PostgreSQL behind the Prefect server (clear of a system one)."
+    )
     bucket: str = Field(default="driftloop", description="Bucket holding landing/, lake/, quarantine/ and the rest.")
     region: str = Field(default="us-east-1", description="Region of the bucket.")
     s3_endpoint_url: str | None = Field(
@@ -44,7 +47,7 @@ class Settings(BaseSettings):
         default=3,
         ge=1,
         description="Flow runs the local worker runs at once. More processes than cores only slow each other, and "
-        "contend for the local server's SQLite write lock (a run-deployment action that meets it fails with a 503).",
+        "on SQLite contend for the local server's write lock.",
     )
 
     @property

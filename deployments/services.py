@@ -1,4 +1,4 @@
-"""The three local services (S3 endpoint, MLflow, Prefect): how each starts, and how we know it is healthy.
+"""The local services (S3 endpoint, MLflow, Prefect; PostgreSQL in postgres.py): how each starts and answers.
 
 Used by the local stack (`driftloop up`) and by the test fixtures, so tests start services exactly as users do.
 """
@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class Service:
     log_file: Path
     port: int
     env: dict[str, str] = field(default_factory=dict)
+    ready: Callable[[], bool] | None = None  # the health check of a service that speaks no HTTP
 
 
 def s3_service(settings: Settings) -> Service:
@@ -76,7 +78,9 @@ def mlflow_service(settings: Settings) -> Service:
     )
 
 
-def prefect_service(settings: Settings) -> Service:
+def prefect_service(settings: Settings, database_url: str | None = None) -> Service:
+    """The Prefect server, on `database_url` (PostgreSQL) if given, else on SQLite in PREFECT_HOME."""
+    database = {"PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url} if database_url else {}
     return Service(
         name="prefect",
         command=[
@@ -93,7 +97,8 @@ def prefect_service(settings: Settings) -> Service:
         port=settings.prefect_port,
         # A few scheduled runs ahead, not 100: the only schedule is the 10-minute ingest safety net, and every
         # pre-created run is rows a SQLite-backed server rewrites (marked Late, rescheduled) under its write lock.
-        env={"PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "1", "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "3"},
+        env=database
+        | {"PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "1", "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "3"},
     )
 
 
@@ -111,6 +116,10 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def is_up(service: Service) -> bool:
+    return service.ready() if service.ready is not None else is_healthy(service.health_url)
 
 
 def is_healthy(url: str) -> bool:
@@ -142,7 +151,7 @@ def wait_healthy(service: Service, process: subprocess.Popen[bytes] | None, time
     """Wait until the service answers its health URL; raise ServiceError naming it and its log otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if is_healthy(service.health_url):
+        if is_up(service):
             return
         if process is not None and process.poll() is not None:
             raise ServiceError(

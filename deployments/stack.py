@@ -1,4 +1,5 @@
-"""The local stack: `up` starts S3, MLflow, Prefect and a worker and deploys the flows; `down` stops them; `status`.
+"""The local stack: `up` starts PostgreSQL (where installed), S3, MLflow, Prefect and a worker and deploys the flows;
+`down` stops them; `status`.
 
 Every step is idempotent: a component whose recorded process is alive and healthy is left alone, block documents
 that exist are kept, and the flows are redeployed only when prefect.yaml or a flow changed.
@@ -17,7 +18,7 @@ from pydantic import SecretStr
 
 from blocks.models import StorageLocation
 from blocks.settings import PROJECT_ROOT, Settings
-from deployments import services, stack_prefect
+from deployments import postgres, services, stack_prefect
 from deployments.stack_env import stack_environment
 from deployments.stack_state import (
     LocalCredentials,
@@ -29,7 +30,7 @@ from deployments.stack_state import (
     recorded_pid,
     stop_recorded,
 )
-from deployments.stack_status import COMPONENTS, component_services
+from deployments.stack_status import component_services, components
 from tasks.storage import open_store
 
 Report = Callable[[str], None]
@@ -52,18 +53,20 @@ def up(settings: Settings, report: Report, project_dir: Path = PROJECT_ROOT, red
 
 def down(settings: Settings, report: Report, purge: bool = False) -> None:
     """Stop every process `up` started (worker first); with `purge`, also delete the home directory."""
-    for name in reversed(COMPONENTS):
+    for name in reversed(components()):
         stopped = stop_recorded(settings.home, name)
         report(f"{name}: stopped" if stopped else f"{name}: not running")
     if purge and settings.home.exists():
         if not is_stack_home(settings.home):
             raise StackError(f"purge: {settings.home} was not created by `driftloop up`; refusing to delete it")
+        postgres.remove_cluster(settings)
         shutil.rmtree(settings.home)
         report(f"purge: deleted {settings.home}")
 
 
 def _start_services(settings: Settings, env: dict[str, str], credentials: LocalCredentials, report: Report) -> None:
-    """Start the missing services together (they boot independently), then wait for each in turn.
+    """Start the missing services, then wait for each in turn: the database first (Prefect migrates it on start),
+    then the rest together (they boot independently).
 
     `up` never stops anything: after a failure, what did start keeps running (see `status`) until `down`.
     """
@@ -76,15 +79,22 @@ def _start_services(settings: Settings, env: dict[str, str], credentials: LocalC
                 f"{name}: port {wanted[name].port} on {settings.host} is already in use; set "
                 f"DRIFTLOOP_{name.upper()}_PORT to a free port or stop what holds it"
             )
-    started: dict[str, subprocess.Popen[bytes]] = {}
-    for name in (name for name in wanted if name not in running):
-        started[name] = services.start(wanted[name], env, settings.host)
-        record_pid(settings.home, name, started[name].pid)
-    for name, service in wanted.items():
-        services.wait_healthy(service, started.get(name))
-        report(f"{name}: {'started' if name in started else 'already running'}, pid {_pid(settings, name)}")
-        if name == "s3":
-            _ensure_bucket(settings, credentials)  # early, so a bad endpoint fails fast
+    if "postgres" in wanted.keys() - running:
+        postgres.ensure_cluster(settings)
+    database = {name: wanted.pop(name) for name in ("postgres",) if name in wanted}
+    for wave in (database, wanted):
+        started = {name: _start(settings, name, wave[name], env) for name in wave if name not in running}
+        for name, service in wave.items():
+            services.wait_healthy(service, started.get(name))
+            report(f"{name}: {'started' if name in started else 'already running'}, pid {_pid(settings, name)}")
+            if name == "s3":
+                _ensure_bucket(settings, credentials)  # early, so a bad endpoint fails fast
+
+
+def _start(settings: Settings, name: str, service: services.Service, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    process = services.start(service, env, settings.host)
+    record_pid(settings.home, name, process.pid)
+    return process
 
 
 def _ensure_worker(settings: Settings, env: dict[str, str], report: Report, project_dir: Path, redeploy: bool) -> None:

@@ -10,6 +10,7 @@ import os
 import shlex
 
 from blocks.settings import Settings, process_environment
+from deployments.services import BIN
 from deployments.stack_state import LocalCredentials, load_or_create_credentials
 
 OWN_PREFIXES = ("PREFECT_", "MLFLOW_", "AWS_", "DRIFTLOOP_")
@@ -40,6 +41,8 @@ def stack_environment(settings: Settings, credentials: LocalCredentials | None =
     """The full environment for a process that talks to the local stack (services, worker, CLI subprocesses)."""
     credentials = credentials or load_or_create_credentials(settings.home)
     base = {key: value for key, value in process_environment().items() if not key.startswith(OWN_PREFIXES)}
+    # The project's interpreter first: flow runs start as `python -m prefect.engine` (prefect.yaml).
+    base["PATH"] = os.pathsep.join([str(BIN), *filter(None, [base.get("PATH")])])
     return base | _prefect(settings) | _mlflow(settings) | _aws(settings, credentials) | driftloop_variables(settings)
 
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from blocks.settings import Settings
-from deployments import services, stack_prefect
+from deployments import postgres, services, stack_prefect
 from deployments.stack_state import recorded_pid
 
-COMPONENTS = ("s3", "mlflow", "prefect", "worker")
+
+def components() -> tuple[str, ...]:
+    """The stack's components in start order; PostgreSQL only where its programs are installed."""
+    database = ("postgres",) if postgres.available() else ()
+    return (*database, "s3", "mlflow", "prefect", "worker")
 
 
 @dataclass(frozen=True)
@@ -20,30 +24,33 @@ class ComponentStatus:
 
 
 def component_services(settings: Settings) -> dict[str, services.Service]:
-    return {
+    every = {
+        "postgres": postgres.service(settings),
         "s3": services.s3_service(settings),
         "mlflow": services.mlflow_service(settings),
-        "prefect": services.prefect_service(settings),
+        "prefect": services.prefect_service(settings, postgres.database_url(settings)),
         "worker": stack_prefect.worker_service(settings),
     }
+    return {name: every[name] for name in components()}
 
 
 def is_healthy(settings: Settings, name: str) -> bool:
     if name == "worker":
         return stack_prefect.worker_online(settings)
-    return services.is_healthy(component_services(settings)[name].health_url)
+    return services.is_up(component_services(settings)[name])
 
 
 def status(settings: Settings) -> list[ComponentStatus]:
     """Each component with its URL, the pid `up` recorded (None if not running) and whether it answers."""
     urls = {
+        "postgres": postgres.database_url(settings) or "",
         "s3": settings.resolved_s3_endpoint or "aws",
         "mlflow": settings.resolved_mlflow_uri,
         "prefect": settings.prefect_api_url,
         "worker": f"{settings.prefect_api_url} pool={settings.work_pool}",
     }
     result = []
-    for name in COMPONENTS:
+    for name in components():
         pid = recorded_pid(settings.home, name)
         result.append(ComponentStatus(name, urls[name], pid, pid is not None and is_healthy(settings, name)))
     return result

@@ -32,6 +32,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         prefect_port=services.free_port(),
         s3_port=services.free_port(),
         mlflow_port=services.free_port(),
+        postgres_port=services.free_port(),
         bucket="driftloop-test",
     )
 

@@ -29,6 +29,7 @@ def new_stack_settings(home: Path, **overrides: Any) -> Settings:
         "prefect_port": services.free_port(),
         "s3_port": services.free_port(),
         "mlflow_port": services.free_port(),
+        "postgres_port": services.free_port(),
         "bucket": "driftloop-stack",
     }
     return Settings(**(fields | overrides))

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from blocks.settings import Settings
-from deployments import services, stack_env, stack_prefect
+from deployments import services, stack_env, stack_prefect, stack_status
 from deployments.cli import build_parser
 from deployments.stack_state import load_or_create_credentials, pid_file, prepare_home
 from tests.stack_fixture import new_stack_settings, run_cli
@@ -83,7 +83,7 @@ def test_status_without_a_stack_fails_and_lists_components(tmp_path: Path) -> No
     result = run_cli(new_stack_settings(tmp_path / "home"), "status")
     assert result.returncode == 1
     assert [line.split()[:2] for line in result.stdout.splitlines()] == [
-        [name, "not"] for name in ("s3", "mlflow", "prefect", "worker")
+        [name, "not"] for name in stack_status.components()
     ]
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -21,8 +24,9 @@ from blocks import names
 from blocks.models import StorageLocation
 from blocks.register import BLOCK_TYPES
 from blocks.settings import PROJECT_ROOT, Settings
-from deployments import stack_status
+from deployments import postgres, stack_status
 from deployments.runs import wait_until
+from deployments.stack_env import prefect_home
 from deployments.stack_prefect import WORKER_NAME
 from tasks.storage import open_store
 from tests.stack_fixture import run_cli, stack_api
@@ -94,11 +98,24 @@ def test_block_types_are_in_the_catalogue_with_documented_fields(local_stack: Se
     assert credentials.data["aws_access_key_id"]
 
 
+def test_the_server_keeps_its_state_in_postgres_where_installed(local_stack: Settings) -> None:
+    query = "SELECT count(*) FROM deployment"
+    bin_dir = postgres.bin_dir()
+    if postgres.available() and bin_dir is not None:
+        address = ["-h", local_stack.host, "-p", str(local_stack.postgres_port), "-U", postgres.OWNER]
+        psql = [str(bin_dir / "psql"), *address, "-d", postgres.DATABASE, "-tAc", query]
+        count = int(subprocess.run(psql, capture_output=True, text=True, check=True).stdout)
+    else:
+        with sqlite3.connect(Path(prefect_home(local_stack)) / "prefect.db") as database:
+            count = database.execute(query).fetchone()[0]
+    assert count == len(FLOWS)
+
+
 def test_second_up_starts_nothing_and_keeps_every_pid(local_stack: Settings) -> None:
     before = {component.name: component.pid for component in stack_status.status(local_stack)}
     again = run_cli(local_stack, "up")
     assert again.returncode == 0, again.stderr
-    for name in stack_status.COMPONENTS:
+    for name in stack_status.components():
         assert f"{name}: already running, pid {before[name]}" in again.stdout
     assert {component.name: component.pid for component in stack_status.status(local_stack)} == before
     assert "blocks: all default documents already exist" in again.stdout
@@ -108,7 +125,7 @@ def test_status_reports_every_component_healthy(local_stack: Settings) -> None:
     result = run_cli(local_stack, "status")
     assert result.returncode == 0, result.stdout
     lines = result.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == list(stack_status.COMPONENTS)
+    assert [line.split()[0] for line in lines] == list(stack_status.components())
     assert all(" healthy " in line for line in lines)
     assert f"http://{local_stack.host}:{local_stack.mlflow_port}" in result.stdout
 
