@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 
 from blocks.settings import get_settings
 from deployments import stack
@@ -34,17 +35,28 @@ def trial() -> tuple[float, float]:
     events.emit(events.DRIFT_DETECTED, events.model_resource(model, PROBE_DATASET), {"onset_batch_id": ""})
     created: float | None = None
 
-    def running() -> bool:
-        nonlocal created
+    def probe_run() -> FlowRun | None:
         with get_client(sync_client=True) as client:
             runs = [r for r in flow_runs(client, "retrain", since) if r.parameters.get("dataset") == PROBE_DATASET]
-        if runs and created is None:
+        return runs[-1] if runs else None
+
+    def running() -> bool:
+        nonlocal created
+        run = probe_run()
+        if run is not None and created is None:
             created = time.monotonic() - start
-        return bool(runs) and runs[-1].start_time is not None
+        return run is not None and run.start_time is not None
 
     wait_until(running, 60, "the retrain run to start", poll=0.1)
     assert created is not None
-    return created, time.monotonic() - start
+    result = created, time.monotonic() - start
+    # The retrain deployment runs one at a time: the next trial starts on an idle deployment, as a real episode would.
+    wait_until(lambda: _finished(probe_run()), 60, "the retrain run to finish")
+    return result
+
+
+def _finished(run: FlowRun | None) -> bool:
+    return run is not None and run.state is not None and run.state.is_final()
 
 
 def quiet(line: str) -> None:

@@ -7,10 +7,6 @@ from prefect.client.schemas.objects import State
 from prefect.states import Completed
 from prefect.transactions import transaction
 
-from flows.promote import promote
-from flows.train import train
-from tasks.retraining import claim_retrain, record_skip
-
 
 @flow(name="retrain", log_prints=True)
 def retrain(
@@ -29,6 +25,12 @@ def retrain(
         champion_version: Champion the drift was measured against (from the drift event). If another champion
             replaced it meanwhile, the episode is over and the run skips. Empty retrains whatever serves now.
     """
+    # Imported in the run, not at module level: MLflow, LightGBM and Pandera take seconds to load, and the run should
+    # be Running (visible, cancellable, logging) as soon as the worker's process starts; the work needs them anyway.
+    from flows.promote import promote
+    from flows.train import train
+    from tasks.retraining import claim_retrain, record_skip
+
     with transaction():
         # claim
         claim = claim_retrain(dataset, trigger_event_id, champion_version)

@@ -7,8 +7,8 @@ retrained but unchanged model keeps the current champion.
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 from pydantic import BaseModel
-from scipy.stats import rankdata
 
 from blocks.models import PromotionPolicy
 
@@ -56,7 +56,7 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     negatives = labels.size - positives
     if positives == 0 or negatives == 0:
         return float("nan")
-    ranks = rankdata(scores)
+    ranks = pl.Series(scores).rank("average").to_numpy()
     return float((ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 

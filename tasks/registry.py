@@ -7,7 +7,9 @@ consumer records which model it used even when the alias moves a moment later.
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,7 +21,6 @@ import mlflow
 import mlflow.lightgbm
 import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
@@ -157,6 +158,9 @@ def _frame(record: ChallengerRecord) -> Any:
 def _write_files(folder: Path, record: ChallengerRecord) -> None:
     for name, body in record.files.items():
         (folder / name).write_bytes(body)
+    # Imported here: matplotlib adds half a second to every flow that loads this module, and only training plots.
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(8, 6))  # a bare Figure needs no pyplot and no display backend on a worker
     lgb.plot_importance(record.booster, ax=figure.subplots(), importance_type="gain", max_num_features=20)
     figure.tight_layout()
@@ -180,6 +184,7 @@ def _version_files(tracking_uri: str, model_name: str, version: str) -> Path:
     """Download a version's `driftloop/` files once per process into a private temp folder."""
     run_id = MlflowClient(tracking_uri, tracking_uri).get_model_version(model_name, version).run_id
     scratch = tempfile.mkdtemp(prefix=f"driftloop-{model_name}-{version}-")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # kept while the process may read it again
     path = mlflow.artifacts.download_artifacts(
         run_id=run_id, artifact_path=FILES, dst_path=scratch, tracking_uri=tracking_uri
     )
