@@ -69,5 +69,5 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
             pytest.fail(f"driftloop up failed ({started.returncode}):\n{started.stdout}\n{started.stderr}")
         yield settings
     finally:
-        stopped = run_cli(settings, "down")
+        stopped = run_cli(settings, "down", "--purge")  # the PostgreSQL cluster may live outside the home
         assert stopped.returncode == 0, stopped.stderr

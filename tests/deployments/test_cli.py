@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from blocks.settings import Settings
-from deployments import services, stack_env, stack_prefect, stack_status
+from deployments import postgres, services, stack_env, stack_prefect, stack_status
 from deployments.cli import build_parser
 from deployments.stack_state import load_or_create_credentials, pid_file, prepare_home
 from tests.stack_fixture import new_stack_settings, run_cli
@@ -129,6 +129,7 @@ def test_bad_endpoint_names_s3_and_down_stops_what_started(tmp_path: Path) -> No
     purged = run_cli(settings, "down", "--purge")
     assert purged.returncode == 0, purged.stderr
     assert not settings.home.exists()
+    assert not postgres.data_dir(settings).exists()
 
 
 def test_prepare_home_marks_it_private(tmp_path: Path) -> None:
