@@ -29,7 +29,7 @@ from deployments import services
 from flows.ingest import ingest
 from tasks.config import load_dataset
 from tasks.contracts.credit import CreditApplication, generate
-from tasks.storage import Store, parquet_bytes
+from tasks.storage import Store, forget_clients, parquet_bytes
 
 CHUNK_ROWS = 1_000_000  # generate() builds Python lists; chunks keep the generator's own memory bounded
 
@@ -55,6 +55,7 @@ def _new_dataset() -> str:
 
 
 def _real(dataset: str, key: str) -> float:
+    forget_clients()  # the flow builds its own S3 client, as in a fresh worker process, not the one landing used
     started = time.perf_counter()
     state = ingest(dataset=dataset, key=key, return_state=True)
     elapsed = time.perf_counter() - started

@@ -50,11 +50,20 @@ class Store:
     def get_json(self, key: str) -> Any:
         return json.loads(self.get(key))
 
+    def get_json_if_exists(self, key: str) -> Any | None:
+        """The JSON at `key`, or None if there is no such key (one round trip, not a head and a get)."""
+        try:
+            return self.get_json(key)
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+
     def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            if _missing(exc):
                 return False
             raise
         return True
@@ -71,6 +80,10 @@ class Store:
 
     def write_parquet_if_absent(self, key: str, frame: pl.DataFrame) -> bool:
         return self.put_if_absent(key, parquet_bytes(frame))
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
 
 
 def json_bytes(value: Any) -> bytes:
@@ -91,6 +104,27 @@ def sha256(body: bytes) -> str:
 def open_store(location: StorageLocation) -> Store:
     """Build a store from a storage block: explicit endpoint and credentials, nothing ambient but the AWS chain."""
     session = location.credentials.get_boto3_session() if location.credentials else boto3.Session()
+    options = _polars_options(session, location)
+    return Store(client=_client(session, location, options), bucket=location.bucket, storage_options=options)
+
+
+_CLIENTS: dict[str, S3Client] = {}
+MAX_CLIENTS = 16
+
+
+def forget_clients() -> None:
+    """Drop this process's S3 clients: the next store builds its own, as the first one in a new process does."""
+    _CLIENTS.clear()
+
+
+def _client(session: boto3.Session, location: StorageLocation, options: dict[str, str]) -> S3Client:
+    """One boto3 client per endpoint, addressing style and credentials in this process: building one parses
+    botocore's endpoint and service models (0.1-0.3 s); clients are thread-safe. New credentials or a changed
+    storage block make a new key, so a new client."""
+    identity = json.dumps([location.addressing_style, sorted(options.items())])
+    key = hashlib.sha256(identity.encode()).hexdigest()
+    if (client := _CLIENTS.get(key)) is not None:
+        return client
     config = Config(
         retries={"mode": "standard", "total_max_attempts": 3},
         connect_timeout=2,
@@ -100,7 +134,10 @@ def open_store(location: StorageLocation) -> Store:
         response_checksum_validation="when_required",
     )
     client = session.client("s3", endpoint_url=location.endpoint_url, region_name=location.region, config=config)
-    return Store(client=client, bucket=location.bucket, storage_options=_polars_options(session, location))
+    if len(_CLIENTS) >= MAX_CLIENTS:
+        _CLIENTS.clear()
+    _CLIENTS[key] = client
+    return client
 
 
 def _polars_options(session: boto3.Session, location: StorageLocation) -> dict[str, str]:
