@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from tasks.contract import Columns, validate
 from tasks.errors import ContractViolation, CorruptObject
 from tasks.lake import BatchMeta
+from tasks.storage import parquet_bytes
 
 Outcome = Literal["ingested", "quarantined", "duplicate", "already_handled"]
 PARQUET_MAGIC = b"PAR1"
@@ -41,7 +42,7 @@ def parse_object(key: str, body: bytes) -> pl.DataFrame:
     """Read a landed object as parquet (by extension or magic bytes) or CSV; anything unreadable is CorruptObject."""
     if not body:
         raise CorruptObject(f"{key} is empty")
-    as_parquet = key.endswith(".parquet") or body[:4] == PARQUET_MAGIC
+    as_parquet = is_parquet(key, body)
     try:
         if as_parquet:
             return pl.read_parquet(io.BytesIO(body))
@@ -49,6 +50,19 @@ def parse_object(key: str, body: bytes) -> pl.DataFrame:
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         kind = "parquet" if as_parquet else "CSV"
         raise CorruptObject(f"{key} is not readable {kind}: {type(exc).__name__}: {exc}") from exc
+
+
+def is_parquet(key: str, body: bytes) -> bool:
+    return key.endswith(".parquet") or body[:4] == PARQUET_MAGIC
+
+
+def lake_parquet(key: str, body: bytes, parsed: pl.DataFrame, validated: pl.DataFrame) -> bytes:
+    """The lake's data.parquet: the landed parquet as it is when validation changed nothing it decodes to (same
+    columns, dtypes and values: nothing coerced or filled), else the validated frame written afresh. Writing an
+    unchanged frame again would cost about as much as validating it, to store the same rows."""
+    if is_parquet(key, body) and validated.schema == parsed.schema and validated.equals(parsed):
+        return body
+    return parquet_bytes(validated)
 
 
 def conform(frame: pl.DataFrame, contract: type[pa.DataFrameModel]) -> pl.DataFrame:

@@ -58,11 +58,15 @@ def report_prefix(dataset: str, kind: str, report_id: str) -> str:
     return f"reports/{dataset}/{kind}/{report_id}/"
 
 
-def write_batch(store: Store, meta: BatchMeta, frame: pl.DataFrame) -> bool:
-    """Write a validated batch and its metadata, each at most once; True if this call wrote the data."""
-    wrote = store.put_if_absent(batch_key(meta.dataset, meta.batch_id), parquet_bytes(frame))
-    store.put_if_absent(meta_key(meta.dataset, meta.batch_id), json_bytes(meta.model_dump(mode="json")))
-    return wrote
+def write_batch(store: Store, meta: BatchMeta, data: pl.DataFrame | bytes) -> BatchMeta:
+    """Write a validated batch (the frame, or parquet bytes that hold exactly it) and its metadata, each at most
+    once; return the metadata that stands: this call's if it wrote it, else the first writer's (read back only then)."""
+    body = data if isinstance(data, bytes) else parquet_bytes(data)
+    store.put_if_absent(batch_key(meta.dataset, meta.batch_id), body)
+    key = meta_key(meta.dataset, meta.batch_id)
+    if store.put_if_absent(key, json_bytes(meta.model_dump(mode="json"))):
+        return meta
+    return BatchMeta.model_validate(store.get_json(key))
 
 
 def list_batches(store: Store, dataset: str) -> list[BatchMeta]:

@@ -28,7 +28,7 @@ from tasks.config import EVERY_DATASET, DatasetConfig, load_dataset
 from tasks.contracts.credit import generate
 from tasks.events import BATCH_INGESTED, BATCH_QUARANTINED
 from tasks.ingest import IngestOutcome, artifact_key
-from tasks.lake import landing_prefix, list_batches, quarantine_prefix
+from tasks.lake import landing_prefix, list_batches, quarantine_prefix, read_batch
 from tasks.storage import parquet_bytes
 
 pytestmark = pytest.mark.integration
@@ -97,7 +97,8 @@ def test_good_batches_ingest_and_every_bad_scenario_is_quarantined(dataset: Data
 
 def test_same_bytes_twice_and_reruns_give_one_batch(dataset: DatasetConfig) -> None:
     name, store = dataset.name, dataset.store
-    body = parquet_bytes(generate(200, seed=5, start=datetime(2026, 2, 1)))
+    frame = generate(200, seed=5, start=datetime(2026, 2, 1))
+    body = parquet_bytes(frame)
     first, second = (f"{landing_prefix(name)}copy-{i}.parquet" for i in (1, 2))
     store.put(first, body)
     store.put(second, body)
@@ -113,6 +114,7 @@ def test_same_bytes_twice_and_reruns_give_one_batch(dataset: DatasetConfig) -> N
     assert rerun.is_completed() and nothing == []
     assert again.is_completed() and [o.outcome for o in handled] == ["already_handled"]
     assert len(list_batches(store, name)) == 1
+    assert read_batch(store, name, duplicate.batch_id).equals(frame)
     assert len(poll_events(name, BATCH_INGESTED, 1, linger=6)) == 1
 
 

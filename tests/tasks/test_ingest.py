@@ -12,7 +12,16 @@ from blocks.register import demo_dataset
 from tasks.contract import columns_of
 from tasks.contracts.credit import CreditApplication, generate
 from tasks.errors import ContractViolation, CorruptObject
-from tasks.ingest import IngestOutcome, artifact_key, batch_meta, conform, parse_object, verdict, violation_summary
+from tasks.ingest import (
+    IngestOutcome,
+    artifact_key,
+    batch_meta,
+    conform,
+    lake_parquet,
+    parse_object,
+    verdict,
+    violation_summary,
+)
 from tasks.storage import parquet_bytes
 
 FRAME = generate(50, seed=1, start=datetime(2026, 1, 1))
@@ -25,6 +34,22 @@ def test_parquet_and_csv_parse_to_the_same_frame() -> None:
     from_csv = parse_object("landing/x/a.csv", buffer.getvalue())
     assert from_parquet.equals(FRAME)
     assert conform(from_csv, CreditApplication).equals(conform(from_parquet, CreditApplication))
+
+
+def test_the_lake_keeps_landed_parquet_only_when_validation_changed_nothing() -> None:
+    body = parquet_bytes(FRAME)
+    parsed = parse_object("landing/x/a.parquet", body)
+    assert lake_parquet("landing/x/a.parquet", body, parsed, conform(parsed, CreditApplication)) is body
+    narrow = FRAME.with_columns(pl.col("age").cast(pl.Int32))  # same values; the contract coerces to Int64
+    buffer = io.BytesIO()
+    narrow.write_csv(buffer)
+    for key, landed in (("landing/x/b.parquet", parquet_bytes(narrow)), ("landing/x/b.csv", buffer.getvalue())):
+        parsed = parse_object(key, landed)
+        validated = conform(parsed, CreditApplication)
+        written = lake_parquet(key, landed, parsed, validated)
+        assert written != landed
+        assert pl.read_parquet(io.BytesIO(written)).equals(validated)
+        assert pl.read_parquet(io.BytesIO(written)).schema == validated.schema == FRAME.schema
 
 
 @pytest.mark.parametrize(("key", "body", "match"), [("a.parquet", b"", "empty"), ("a.parquet", b"PAR1junk", "parquet")])
