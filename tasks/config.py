@@ -69,17 +69,21 @@ def dataset_names(dataset: str) -> list[str]:
     return sorted(document.name for document in documents if document.name and not document.is_anonymous)
 
 
-def load_dataset(dataset: str) -> DatasetConfig:
-    """Load the blocks of `dataset`; a missing block is a ConfigurationError that names it."""
+def load_spec(dataset: str) -> DatasetSpec:
+    """Load the dataset block; a missing one is a ConfigurationError that names it."""
     try:
-        spec = load_block(DatasetSpec, dataset)
+        return load_block(DatasetSpec, dataset)
     except ValueError as exc:
         raise ConfigurationError(
             f"no dataset block named {dataset!r}: save a 'driftloop Dataset' block with that name"
         ) from exc
+
+
+def load_dataset(dataset: str) -> DatasetConfig:
+    """Load the blocks of `dataset`; a missing block is a ConfigurationError that names it."""
     return DatasetConfig(
         name=dataset,
-        spec=spec,
+        spec=load_spec(dataset),
         storage=load_block(StorageLocation, names.STORAGE),
         mlflow=load_block(MlflowTracking, names.MLFLOW),
         drift=load_block(DriftPolicy, names.DRIFT_POLICY),

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import pandera.polars as pa
 
 from blocks import names
-from blocks.models import DatasetSpec, StorageLocation
-from tasks.config import EVERY_DATASET, dataset_names, load_block
+from blocks.models import StorageLocation
+from tasks.config import EVERY_DATASET, dataset_names, load_block, load_spec
 from tasks.contract import Columns, columns_of, load_contract
 from tasks.errors import ConfigurationError, ContractViolation, CorruptObject
 from tasks.ingest import IngestOutcome, batch_meta, conform, lake_parquet, parse_object
@@ -41,12 +41,7 @@ def load_intake(dataset: str) -> Intake:
     ConfigurationError."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         store = pool.submit(copy_context().run, lambda: open_store(load_block(StorageLocation, names.STORAGE)))
-        try:
-            spec = load_block(DatasetSpec, dataset)
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"no dataset block named {dataset!r}: save a 'driftloop Dataset' block with that name"
-            ) from exc
+        spec = load_spec(dataset)
         return Intake(dataset, store.result(), load_contract(spec.contract), columns_of(spec))
 
 
