@@ -2,6 +2,7 @@
 
 Adding a subcommand is one `_cmd_<name>(args, settings) -> int` function and one `_add(...)` line in `build_parser`.
 Settings (ports, home, bucket) come from DRIFTLOOP_* variables; flags only select what to do.
+`demo` and `history` import MLflow and LightGBM when they run, so the stack commands answer in seconds.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from pathlib import Path
 
 from blocks import names
 from blocks.settings import PROJECT_ROOT, Settings, get_settings
-from deployments import demo, stack, stack_env, stack_status
+from deployments import stack, stack_env, stack_status
 from deployments.api import prefect_api
 from deployments.services import ServiceError
 from deployments.stack_state import StackError
-from tasks.config import load_dataset
 from tasks.errors import DriftloopError
-from tasks.registry import champion_history, describe_move
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -53,12 +52,17 @@ def _cmd_env(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from deployments import demo
+
     _cmd_up(args, settings)
     demo.main(settings)
     return 0
 
 
 def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    from tasks.config import load_dataset
+    from tasks.registry import champion_history, describe_move
+
     with prefect_api(settings.prefect_api_url):
         moves = champion_history(load_dataset(args.dataset))
     if not moves:
