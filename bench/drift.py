@@ -22,23 +22,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+from bench.drift_compare import agreement, time_evidently, time_fast
 from bench.memory import child_or_run, peak_rss_mb
 from blocks.models import DriftPolicy
 from blocks.register import demo_dataset
 from tasks.contract import Columns, columns_of
 from tasks.contracts.credit import generate
-from tasks.drift import DriftProfile, DriftVerdict, check_drift, fit_profile
-
-if TYPE_CHECKING:
-    import pandas as pd  # type: ignore[import-untyped]
+from tasks.drift import DriftProfile, check_drift
 
 ROWS = 1_000_000
 BIG_ROWS = 10_000_000
@@ -68,76 +65,10 @@ def _load() -> str:
     return f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
 
-def _fast(
-    reference: pl.DataFrame, current: pl.DataFrame, columns: Columns, policy: DriftPolicy
-) -> tuple[DriftVerdict, list[float], float, DriftProfile]:
-    """Fit the profile once, store/load it as JSON, then time `check_drift` REPEATS times."""
-    started = time.perf_counter()
-    profile = fit_profile(reference, columns)
-    profile_seconds = time.perf_counter() - started
-    profile = DriftProfile.model_validate_json(profile.model_dump_json())
-    timings: list[float] = []
-    verdict: DriftVerdict | None = None
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        verdict = check_drift(current, profile, policy)
-        timings.append(time.perf_counter() - started)
-    assert verdict is not None
-    return verdict, timings, profile_seconds, profile
-
-
-def _evidently(
-    reference: pd.DataFrame, current: pd.DataFrame, columns: Columns, policy: DriftPolicy
-) -> tuple[dict[str, tuple[float, bool]], float, float]:
-    """DataDriftPreset with the policy's methods and thresholds; per-column (score, drifted), run and dict seconds.
-
-    Evidently is imported here so the memory child (`--child`) does not load it (~140 MB of RSS).
-    """
-    from evidently import DataDefinition, Dataset
-
-    from tasks.drift_report import drift_preset
-
-    definition = DataDefinition(numerical_columns=list(columns.numeric), categorical_columns=list(columns.categorical))
-    report = drift_preset(columns, policy)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        started = time.perf_counter()
-        snapshot = report.run(
-            current_data=Dataset.from_pandas(current, data_definition=definition),
-            reference_data=Dataset.from_pandas(reference, data_definition=definition),
-        )
-        run_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        result = snapshot.dict()
-        dict_seconds = time.perf_counter() - started
-    verdicts: dict[str, tuple[float, bool]] = {}
-    for metric in result["metrics"]:
-        config = metric["config"]
-        if str(config.get("type", "")).endswith("ValueDrift"):
-            score = float(metric["value"])
-            verdicts[str(config["column"])] = (score, score >= float(config["threshold"]))  # distance methods
-    return verdicts, run_seconds, dict_seconds
-
-
-def _agreement(verdict: DriftVerdict, theirs: dict[str, tuple[float, bool]]) -> str:
-    """How often the per-column verdicts match, and the largest score difference."""
-    matched = [c for c in verdict.columns if c.column in theirs]
-    agreed = sum(c.drifted == theirs[c.column][1] for c in matched)
-    worst = max(matched, key=lambda c: abs(c.score - theirs[c.column][0]), default=None)
-    detail = ""
-    if worst is not None:
-        delta = abs(worst.score - theirs[worst.column][0])
-        detail = f"; max |score diff| {delta:.4f} ({worst.column}: {worst.score:.4f} vs {theirs[worst.column][0]:.4f})"
-    disagreements = [c.column for c in matched if c.drifted != theirs[c.column][1]]
-    return f"verdicts agree on {agreed}/{len(matched)} columns{detail}" + (
-        f"; disagree on {', '.join(disagreements)}" if disagreements else ""
-    )
-
-
 def _versus_evidently(rows: int, columns: Columns, policy: DriftPolicy) -> tuple[dict[str, Any], DriftProfile]:
     reference = _frame(rows, REFERENCE_SEED, 0.0)
     current = _frame(rows, CURRENT_SEED, SHIFT)
-    verdict, timings, profile_seconds, profile = _fast(reference, current, columns, policy)
+    verdict, timings, profile_seconds, profile = time_fast(reference, current, columns, policy, REPEATS)
     seconds = statistics.median(timings)
     features = list(columns.features)
     started = time.perf_counter()
@@ -145,7 +76,7 @@ def _versus_evidently(rows: int, columns: Columns, policy: DriftPolicy) -> tuple
     current_pd = current.select(features).to_pandas()
     convert_seconds = time.perf_counter() - started
     del reference, current
-    theirs, run_seconds, dict_seconds = _evidently(reference_pd, current_pd, columns, policy)
+    theirs, run_seconds, dict_seconds = time_evidently(reference_pd, current_pd, columns, policy)
     baseline = run_seconds + dict_seconds
     notes = (
         f"current = shift {SHIFT}, other seeds; {len(features)} features ({len(columns.numeric)} numeric "
@@ -155,7 +86,7 @@ def _versus_evidently(rows: int, columns: Columns, policy: DriftPolicy) -> tuple
         f"profile fitted once from the reference in {profile_seconds:.3f} s (not timed); "
         f"evidently = DataDriftPreset on the same rows, Dataset.from_pandas + Report.run {run_seconds:.1f} s + "
         f"Snapshot.dict {dict_seconds:.2f} s (polars->pandas {convert_seconds:.2f} s not timed); "
-        f"engine drift share {verdict.drift_share:.2f}; {_agreement(verdict, theirs)}; "
+        f"engine drift share {verdict.drift_share:.2f}; {agreement(verdict, theirs)}; "
         "peak RSS = this process's peak so far (includes Evidently on pandas); "
         f"load average {_load()}"
     )

@@ -36,7 +36,8 @@ from flows.train import train
 from tasks.challenger import fit_challenger, plan_training, register_challenger
 from tasks.config import DatasetConfig, load_dataset
 from tasks.contracts.credit import generate
-from tasks.lake import BatchMeta, batch_id_for, write_batch
+from tasks.ingest import batch_meta
+from tasks.lake import batch_id_for, write_batch
 from tasks.registry import ChallengerRecord, client_for
 from tasks.storage import parquet_bytes, sha256
 from tasks.training import WindowPlan
@@ -137,16 +138,9 @@ def _land(cfg: DatasetConfig, rows: int) -> None:
     for seed in range(BATCHES):
         frame = generate(per_batch, seed, START + timedelta(days=seed))
         digest = sha256(parquet_bytes(frame))
-        meta = BatchMeta(
-            dataset=cfg.name,
-            batch_id=batch_id_for(digest),
-            source_key=f"landing/{cfg.name}/bench-{seed}.parquet",
-            sha256=digest,
-            rows=frame.height,
-            labelled_rows=frame.height,
-            ingested_at=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=seed),
-        )
-        write_batch(cfg.store, meta, frame)
+        key = f"landing/{cfg.name}/bench-{seed}.parquet"
+        at = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=seed)
+        write_batch(cfg.store, batch_meta(cfg.name, key, digest, batch_id_for(digest), frame, cfg.columns, at), frame)
 
 
 def _baseline(template: DatasetConfig) -> tuple[float, str]:

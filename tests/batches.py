@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from tasks.config import DatasetConfig
 from tasks.contracts.credit import generate
-from tasks.lake import BatchMeta, batch_id_for, write_batch
+from tasks.ingest import batch_meta
+from tasks.lake import batch_id_for, write_batch
 from tasks.storage import parquet_bytes, sha256
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -16,14 +17,7 @@ def write_validated(cfg: DatasetConfig, seed: int, rows: int, shift: float = 0.0
     """One labelled batch of the demo dataset, ingested `seed` hours after START (so seeds order the lake); its id."""
     frame = generate(rows, seed, datetime(2024, 1, 1) + timedelta(days=seed), shift=shift, concept=concept)
     digest = sha256(parquet_bytes(frame))
-    meta = BatchMeta(
-        dataset=cfg.name,
-        batch_id=batch_id_for(digest),
-        source_key=f"landing/{cfg.name}/batch-{seed}.parquet",
-        sha256=digest,
-        rows=frame.height,
-        labelled_rows=frame.height,
-        ingested_at=START + timedelta(hours=seed),
-    )
+    key = f"landing/{cfg.name}/batch-{seed}.parquet"
+    meta = batch_meta(cfg.name, key, digest, batch_id_for(digest), frame, cfg.columns, START + timedelta(hours=seed))
     write_batch(cfg.store, meta, frame)
     return meta.batch_id
