@@ -38,6 +38,7 @@ test-unit: setup
 lint: setup
 	$(BIN)/ruff check flows tasks blocks deployments tests bench
 	$(BIN)/ruff format --check flows tasks blocks deployments tests bench
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy

@@ -1,5 +1,5 @@
-"""Drift benchmarks: the fast engine (tasks.drift) against Evidently's DataDriftPreset on the same 1M-row frames, and
-the fast engine's peak RSS on a 10M-row batch in a child process.
+"""Drift benchmarks: the fast engine (tasks.monitoring.drift) against Evidently's DataDriftPreset on the same 1M-row
+frames, and the fast engine's peak RSS on a 10M-row batch in a child process.
 
 Targets: the check of 1M rows x 20 columns (the demo contract: 17 features plus id, event time and target) is at
 least 50x faster than Evidently's DataDriftPreset on the same data in the same run; 10M rows stay under 3 GB peak RSS.
@@ -33,9 +33,9 @@ from bench.drift_compare import agreement, time_evidently, time_fast
 from bench.memory import child_or_run, peak_rss_mb
 from blocks.models import DriftPolicy
 from blocks.register import demo_dataset
-from tasks.contract import Columns, columns_of
 from tasks.contracts.credit import generate
-from tasks.drift import DriftProfile, check_drift
+from tasks.monitoring.drift import DriftProfile, check_drift
+from tasks.platform.contract import Columns, columns_of
 
 ROWS = 1_000_000
 BIG_ROWS = 10_000_000

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from blocks.models import DriftPolicy
-from tasks.contract import Columns
-from tasks.drift import DriftProfile, DriftVerdict, check_drift, fit_profile
+from tasks.monitoring.drift import DriftProfile, DriftVerdict, check_drift, fit_profile
+from tasks.platform.contract import Columns
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]
@@ -45,7 +45,7 @@ def time_evidently(
     """
     from evidently import DataDefinition, Dataset
 
-    from tasks.drift_report import drift_preset
+    from tasks.monitoring.report import drift_preset
 
     definition = DataDefinition(numerical_columns=list(columns.numeric), categorical_columns=list(columns.categorical))
     report = drift_preset(columns, policy)

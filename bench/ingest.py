@@ -25,11 +25,12 @@ from prefect_aws import AwsCredentials
 from bench.memory import child_or_run, peak_rss_mb
 from blocks.register import demo_dataset, register_block_types, save_defaults
 from blocks.settings import Settings, process_environment
-from deployments import services
+from deployments.stack import s3_server, services
 from flows.ingest import ingest
-from tasks.config import load_dataset
 from tasks.contracts.credit import CreditApplication, generate
-from tasks.storage import Store, forget_clients, parquet_bytes
+from tasks.platform.codec import parquet_bytes
+from tasks.platform.config import load_dataset
+from tasks.platform.store import Store, forget_clients
 
 CHUNK_ROWS = 1_000_000  # generate() builds Python lists; chunks keep the generator's own memory bounded
 
@@ -108,7 +109,7 @@ def _row(name: str, rows: int, seconds: float, target: str, notes: str, **extra:
 def run(scale: float = 1.0) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home), s3_port=services.free_port(), bucket="driftloop-bench")
-        service = services.s3_service(settings)
+        service = s3_server.service(settings)
         process = services.start(service, process_environment())
         try:
             services.wait_healthy(service, process)

@@ -19,10 +19,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 
 from blocks.settings import get_settings
-from deployments import stack
-from deployments.api import prefect_api
-from deployments.runs import flow_runs, wait_until
-from tasks import events
+from deployments.stack import lifecycle
+from deployments.watch.api import prefect_api
+from deployments.watch.runs import flow_runs, wait_until
+from tasks.platform import events
 
 PROBE_DATASET = "latency-probe"
 
@@ -66,7 +66,7 @@ def quiet(line: str) -> None:
 
 def run(scale: float = 1.0) -> list[dict[str, Any]]:
     settings = get_settings()
-    stack.up(settings, quiet)
+    lifecycle.up(settings, quiet)
     trials = max(3, round(10 * min(scale, 1.0)))
     with prefect_api(settings.prefect_api_url):
         results = [trial() for _ in range(trials)]

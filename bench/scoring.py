@@ -16,12 +16,12 @@ import polars as pl
 import psutil
 
 from blocks.register import demo_dataset
-from tasks.contract import columns_of
 from tasks.contracts.credit import generate
-from tasks.features import encode, fit_mapping
-from tasks.registry import LoadedModel
-from tasks.scoring import predict
-from tasks.training import fit_booster
+from tasks.model.features import encode, fit_mapping
+from tasks.model.records import LoadedModel
+from tasks.model.scoring import predict
+from tasks.model.training import fit_booster
+from tasks.platform.contract import columns_of
 
 ROWS = 1_000_000
 TRAIN_ROWS = 50_000

@@ -31,16 +31,18 @@ from prefect_aws import AwsCredentials
 
 from blocks.register import demo_dataset, register_block_types, save_defaults
 from blocks.settings import Settings, process_environment
-from deployments import services
+from deployments.stack import mlflow_server, s3_server, services
 from flows.train import train
-from tasks.challenger import fit_challenger, plan_training, register_challenger
-from tasks.config import DatasetConfig, load_dataset
 from tasks.contracts.credit import generate
-from tasks.ingest import batch_meta
-from tasks.lake import batch_id_for, write_batch
-from tasks.registry import ChallengerRecord, client_for
-from tasks.storage import parquet_bytes, sha256
-from tasks.training import WindowPlan
+from tasks.data.ingest import batch_meta
+from tasks.data.lake import batch_id_for
+from tasks.data.lake_io import write_batch
+from tasks.model.records import ChallengerRecord
+from tasks.model.registry import client_for
+from tasks.model.steps.train import fit_challenger, plan_training, register_challenger
+from tasks.model.training import WindowPlan
+from tasks.platform.codec import parquet_bytes, sha256
+from tasks.platform.config import DatasetConfig, load_dataset
 
 ROWS = 1_000_000
 MIN_ROWS = 20_000  # below this the 4000-row holdout is most of the window
@@ -70,7 +72,7 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
         env = process_environment() | AWS_ENV
         started: list[subprocess.Popen[bytes]] = []
         try:
-            for service in (services.s3_service(settings), services.mlflow_service(settings)):
+            for service in (s3_server.service(settings), mlflow_server.service(settings)):
                 started.append(services.start(service, env))
                 services.wait_healthy(service, started[-1])
             with prefect_test_harness(server_startup_timeout=120):

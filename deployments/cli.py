@@ -14,17 +14,17 @@ from pathlib import Path
 
 from blocks import names
 from blocks.settings import PROJECT_ROOT, Settings, get_settings
-from deployments import stack, stack_env, stack_status
-from deployments.api import prefect_api
-from deployments.services import ServiceError
-from deployments.stack_state import StackError
-from tasks.errors import DriftloopError
+from deployments.stack import environment, lifecycle, status
+from deployments.stack.services import ServiceError
+from deployments.stack.state import StackError
+from deployments.watch.api import prefect_api
+from tasks.platform.errors import DriftloopError
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    stack.up(settings, print, project_dir=args.project_dir, redeploy=args.redeploy)
+    lifecycle.up(settings, print, project_dir=args.project_dir, redeploy=args.redeploy)
     print(
         f"driftloop is up: Prefect UI http://{settings.host}:{settings.prefect_port}, MLflow "
         f"{settings.resolved_mlflow_uri}, S3 {settings.resolved_s3_endpoint}, logs in {settings.home / 'logs'}"
@@ -33,12 +33,12 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_down(args: argparse.Namespace, settings: Settings) -> int:
-    stack.down(settings, print, purge=args.purge)
+    lifecycle.down(settings, print, purge=args.purge)
     return 0
 
 
 def _cmd_status(_args: argparse.Namespace, settings: Settings) -> int:
-    components = stack_status.status(settings)
+    components = status.status(settings)
     for component in components:
         pid = str(component.pid) if component.pid else "-"
         health = "healthy" if component.healthy else ("unhealthy" if component.pid else "not running")
@@ -47,7 +47,7 @@ def _cmd_status(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_env(_args: argparse.Namespace, settings: Settings) -> int:
-    print(stack_env.shell_exports(settings))
+    print(environment.shell_exports(settings))
     return 0
 
 
@@ -60,8 +60,8 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:
-    from tasks.config import load_dataset
-    from tasks.registry import champion_history, describe_move
+    from tasks.model.registry import champion_history, describe_move
+    from tasks.platform.config import load_dataset
 
     with prefect_api(settings.prefect_api_url):
         moves = champion_history(load_dataset(args.dataset))

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 from blocks import names
 from blocks.settings import Settings, process_environment
-from deployments.api import prefect_api
-from deployments.runs import wait_for_runs
-from deployments.services import BIN
-from tasks.config import load_dataset
-from tasks.registry import champion_history, champion_version, describe_move
+from deployments.stack.services import BIN
+from deployments.watch.api import prefect_api
+from deployments.watch.runs import wait_for_runs
+from tasks.model.registry import champion_history, champion_version, describe_move
+from tasks.platform.config import load_dataset
 
 DATASET = names.DEMO_DATASET
 ROWS = 12_000

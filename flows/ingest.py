@@ -5,8 +5,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.client.schemas.objects import State
 
-from tasks.ingest import IngestOutcome, verdict
-from tasks.ingest_io import ingest_object, pending_objects
+from tasks.data.steps.ingest import IngestOutcome, ingest_object, pending_objects, verdict
 
 
 @flow(name="ingest")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.monitoring import (
+from tasks.monitoring.steps.check import (
     MonitorSummary,
     check_batch,
     persist_summary,
@@ -13,7 +13,7 @@ from tasks.monitoring import (
     resolve_batch,
     resolve_champion,
 )
-from tasks.monitoring_publish import announce, publish_artifact, track_summary
+from tasks.monitoring.steps.publish import announce, publish_artifact, track_summary
 
 
 @flow(name="monitor")

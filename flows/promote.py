@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.config import load_dataset
-from tasks.gates import PromotionDecision
-from tasks.promotion import announce_decision, apply_decision, judge, resolve_challenger
+from tasks.model.steps.promote import (
+    PromotionDecision,
+    announce_decision,
+    apply_decision,
+    judge,
+    load_dataset,
+    resolve_challenger,
+)
 
 
 @flow(name="promote", log_prints=True)

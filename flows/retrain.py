@@ -29,7 +29,7 @@ def retrain(
     # be Running (visible, cancellable, logging) as soon as the worker's process starts; the work needs them anyway.
     from flows.promote import promote
     from flows.train import train
-    from tasks.retraining import claim_retrain, record_skip
+    from tasks.model.steps.retrain import claim_retrain, record_skip
 
     with transaction():
         # claim

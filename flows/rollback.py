@@ -6,8 +6,7 @@ from typing import Any
 
 from prefect import flow
 
-from tasks.config import load_dataset
-from tasks.promotion import announce_rollback, roll_back, rollback_target
+from tasks.model.steps.promote import announce_rollback, load_dataset, roll_back, rollback_target
 
 
 @flow(name="rollback", log_prints=True)

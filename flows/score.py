@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.config import load_dataset
-from tasks.scoring import ScoredBatch, announce_scored, require_champion, resolve_batch, score_batch
+from tasks.model.steps.score import (
+    ScoredBatch,
+    announce_scored,
+    load_dataset,
+    require_champion,
+    resolve_batch,
+    score_batch,
+)
 
 
 @flow(name="score", log_prints=True)

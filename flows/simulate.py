@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.simulate import Scenario
-from tasks.simulate_io import land, plan, record_landed
+from tasks.data.steps.simulate import Scenario, land, plan, record_landed
 
 
 @flow(name="simulate")

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.challenger import announce_registered, fit_challenger, plan_training, register_challenger
-from tasks.config import load_dataset
+from tasks.model.steps.train import (
+    announce_registered,
+    fit_challenger,
+    load_dataset,
+    plan_training,
+    register_challenger,
+)
 
 
 @flow(name="train", log_prints=True)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tasks.config import DatasetConfig
 from tasks.contracts.credit import generate
-from tasks.ingest import batch_meta
-from tasks.lake import batch_id_for, write_batch
-from tasks.storage import parquet_bytes, sha256
+from tasks.data.ingest import batch_meta
+from tasks.data.lake import batch_id_for
+from tasks.data.lake_io import write_batch
+from tasks.platform.codec import parquet_bytes, sha256
+from tasks.platform.config import DatasetConfig
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 

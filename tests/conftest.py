@@ -17,9 +17,9 @@ from prefect.testing.utilities import prefect_test_harness
 from blocks.models import StorageLocation
 from blocks.register import demo_dataset, register_block_types, save_defaults
 from blocks.settings import Settings, process_environment
-from deployments import services
-from tasks.config import DatasetConfig, load_dataset
-from tasks.storage import open_store
+from deployments.stack import mlflow_server, s3_server, services
+from tasks.platform.config import DatasetConfig, load_dataset
+from tasks.platform.store import open_store
 
 pytest_plugins = ["tests.stack_fixture"]
 
@@ -62,7 +62,7 @@ def _run(service: services.Service, env: dict[str, str]) -> subprocess.Popen[byt
 @pytest.fixture(scope="session")
 def s3_endpoint(settings: Settings, aws_env: dict[str, str]) -> Iterator[str]:
     """A real S3 endpoint (moto server) on a free loopback port, with the project bucket created."""
-    service = services.s3_service(settings)
+    service = s3_server.service(settings)
     process = _run(service, process_environment())
     endpoint = settings.resolved_s3_endpoint
     assert endpoint is not None
@@ -76,7 +76,7 @@ def s3_endpoint(settings: Settings, aws_env: dict[str, str]) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def mlflow_uri(settings: Settings, s3_endpoint: str) -> Iterator[str]:
     """A real MLflow server on SQLite in a temp dir, proxying artifacts into the test bucket."""
-    process = _run(services.mlflow_service(settings), process_environment())
+    process = _run(mlflow_server.service(settings), process_environment())
     yield settings.resolved_mlflow_uri
     services.stop(process)
 
@@ -90,7 +90,7 @@ def prefect_api() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def stack_blocks(prefect_api: None, settings: Settings, s3_endpoint: str, mlflow_uri: str) -> Settings:
-    """Block types registered and default documents saved, pointing at the test services."""
+    """Block types registered and default documents saved, pointing at the test process."""
     register_block_types()
     save_defaults(settings, overwrite=True)
     return settings

@@ -2,7 +2,7 @@
 
 The CLI runs as a subprocess with an explicit environment, so the stack's processes never see the session-wide
 Prefect test harness. Code in the test process that talks to this stack's API must run inside `stack_api(settings)`;
-subprocesses should get `deployments.stack_env.stack_environment(settings)`.
+subprocesses should get `deployments.stack.environment.stack_environment(settings)`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from blocks.settings import PROJECT_ROOT, Settings, process_environment
-from deployments import services
-from deployments.api import prefect_api
-from deployments.stack_env import OWN_PREFIXES, driftloop_variables, prefect_home
+from deployments.stack import services
+from deployments.stack.environment import OWN_PREFIXES, driftloop_variables, prefect_home
+from deployments.watch.api import prefect_api
 
 
 def new_stack_settings(home: Path, **overrides: Any) -> Settings:

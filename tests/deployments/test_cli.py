@@ -10,9 +10,9 @@ import psutil
 import pytest
 
 from blocks.settings import Settings
-from deployments import postgres, services, stack_env, stack_prefect, stack_status
 from deployments.cli import build_parser
-from deployments.stack_state import load_or_create_credentials, pid_file, prepare_home
+from deployments.stack import environment, postgres, prefect_server, services, status
+from deployments.stack.state import load_or_create_credentials, pid_file, prepare_home
 from tests.stack_fixture import new_stack_settings, run_cli
 
 # Some tests start parts of a stack: they share a worker with the other whole-stack tests, one stack at a time.
@@ -50,7 +50,7 @@ def test_environment_replaces_ambient_prefect_and_aws_values(tmp_path: Path, mon
     monkeypatch.setenv("PREFECT_API_URL", "http://elsewhere:1/api")
     monkeypatch.setenv("PREFECT_API_KEY", "ambient")
     settings = new_stack_settings(tmp_path)
-    env = stack_env.stack_environment(settings)
+    env = environment.stack_environment(settings)
     assert env["PREFECT_API_URL"] == settings.prefect_api_url
     assert "PREFECT_API_KEY" not in env
     assert env["PREFECT_HOME"] == str(tmp_path / "prefect")
@@ -63,7 +63,7 @@ def test_env_prints_shell_exports_for_the_stack(tmp_path: Path) -> None:
     printed = run_cli(settings, "env")
     assert printed.returncode == 0, printed.stderr
     exported = dict(line.removeprefix("export ").split("=", 1) for line in printed.stdout.splitlines())
-    assert list(exported) == list(stack_env.SHELL_VARIABLES)
+    assert list(exported) == list(environment.SHELL_VARIABLES)
     assert exported["PREFECT_API_URL"] == settings.prefect_api_url
     assert exported["AWS_ACCESS_KEY_ID"] == load_or_create_credentials(tmp_path).access_key_id
 
@@ -73,18 +73,16 @@ def test_deploy_fingerprint_follows_prefect_yaml_and_flows(tmp_path: Path) -> No
     (tmp_path / "flows").mkdir()
     (tmp_path / "prefect.yaml").write_text("deployments: []\n")
     (tmp_path / "flows" / "a.py").write_text("x = 1\n")
-    before = stack_prefect.deploy_fingerprint(tmp_path, settings)
-    assert before == stack_prefect.deploy_fingerprint(tmp_path, settings)
+    before = prefect_server.deploy_fingerprint(tmp_path, settings)
+    assert before == prefect_server.deploy_fingerprint(tmp_path, settings)
     (tmp_path / "flows" / "a.py").write_text("x = 2\n")
-    assert stack_prefect.deploy_fingerprint(tmp_path, settings) != before
+    assert prefect_server.deploy_fingerprint(tmp_path, settings) != before
 
 
 def test_status_without_a_stack_fails_and_lists_components(tmp_path: Path) -> None:
     result = run_cli(new_stack_settings(tmp_path / "home"), "status")
     assert result.returncode == 1
-    assert [line.split()[:2] for line in result.stdout.splitlines()] == [
-        [name, "not"] for name in stack_status.components()
-    ]
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [[name, "not"] for name in status.components()]
 
 
 def test_purge_refuses_a_directory_up_did_not_create(tmp_path: Path) -> None:

@@ -24,11 +24,11 @@ from blocks import names
 from blocks.models import StorageLocation
 from blocks.register import BLOCK_TYPES
 from blocks.settings import PROJECT_ROOT, Settings
-from deployments import postgres, stack_status
-from deployments.runs import wait_until
-from deployments.stack_env import prefect_home
-from deployments.stack_prefect import WORKER_NAME
-from tasks.storage import open_store
+from deployments.stack import postgres, status
+from deployments.stack.environment import prefect_home
+from deployments.stack.worker import WORKER_NAME
+from deployments.watch.runs import wait_until
+from tasks.platform.store import open_store
 from tests.stack_fixture import run_cli, stack_api
 
 pytestmark = [pytest.mark.stack, pytest.mark.xdist_group("stack")]
@@ -112,12 +112,12 @@ def test_the_server_keeps_its_state_in_postgres_where_installed(local_stack: Set
 
 
 def test_second_up_starts_nothing_and_keeps_every_pid(local_stack: Settings) -> None:
-    before = {component.name: component.pid for component in stack_status.status(local_stack)}
+    before = {component.name: component.pid for component in status.status(local_stack)}
     again = run_cli(local_stack, "up")
     assert again.returncode == 0, again.stderr
-    for name in stack_status.components():
+    for name in status.components():
         assert f"{name}: already running, pid {before[name]}" in again.stdout
-    assert {component.name: component.pid for component in stack_status.status(local_stack)} == before
+    assert {component.name: component.pid for component in status.status(local_stack)} == before
     assert "blocks: all default documents already exist" in again.stdout
 
 
@@ -125,7 +125,7 @@ def test_status_reports_every_component_healthy(local_stack: Settings) -> None:
     result = run_cli(local_stack, "status")
     assert result.returncode == 0, result.stdout
     lines = result.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == list(stack_status.components())
+    assert [line.split()[0] for line in lines] == list(status.components())
     assert all(" healthy " in line for line in lines)
     assert f"http://{local_stack.host}:{local_stack.mlflow_port}" in result.stdout
 

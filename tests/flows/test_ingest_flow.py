@@ -24,12 +24,13 @@ from blocks import names
 from blocks.models import DatasetSpec, StorageLocation
 from flows.ingest import ingest
 from flows.simulate import simulate
-from tasks.config import EVERY_DATASET, DatasetConfig, load_dataset
 from tasks.contracts.credit import generate
-from tasks.events import BATCH_INGESTED, BATCH_QUARANTINED
-from tasks.ingest import IngestOutcome, artifact_key
-from tasks.lake import landing_prefix, list_batches, quarantine_prefix, read_batch
-from tasks.storage import parquet_bytes
+from tasks.data.ingest import IngestOutcome, artifact_key
+from tasks.data.lake import landing_prefix, quarantine_prefix
+from tasks.data.lake_io import list_batches, read_batch
+from tasks.platform.codec import parquet_bytes
+from tasks.platform.config import EVERY_DATASET, DatasetConfig, load_dataset
+from tasks.platform.events import BATCH_INGESTED, BATCH_QUARANTINED
 
 pytestmark = pytest.mark.integration
 

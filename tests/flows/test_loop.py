@@ -18,11 +18,11 @@ from prefect.deployments import run_deployment
 from blocks import names
 from blocks.register import demo_dataset
 from blocks.settings import Settings, process_environment
-from deployments.events_query import events_since, wait_for_events
-from deployments.runs import wait_for_runs
-from tasks import events
-from tasks.config import load_dataset
-from tasks.registry import champion_version
+from deployments.watch.events import events_since, wait_for_events
+from deployments.watch.runs import wait_for_runs
+from tasks.model.registry import champion_version
+from tasks.platform import events
+from tasks.platform.config import load_dataset
 from tests.batches import write_validated
 from tests.stack_fixture import stack_api
 
@@ -117,7 +117,7 @@ def test_automations_carry_rendered_parameters(api: Settings) -> None:
 
 BURST = """
 import sys
-from tasks import events
+from tasks.platform import events
 dataset, model, champion = sys.argv[1], sys.argv[2], sys.argv[3]
 for _ in range(20):
     events.emit(events.DRIFT_DETECTED, events.model_resource(model, dataset),

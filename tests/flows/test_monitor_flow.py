@@ -10,16 +10,16 @@ from mlflow import MlflowClient
 from prefect.artifacts import Artifact
 from prefect.events.schemas.events import ReceivedEvent
 
-from deployments.events_query import wait_for_events
+from deployments.watch.events import wait_for_events
 from flows.monitor import monitor
 from flows.promote import promote
 from flows.score import score
 from flows.train import train
-from tasks.config import DatasetConfig
-from tasks.errors import NoChampion
-from tasks.events import DRIFT_CHECKED, DRIFT_DETECTED, deterministic_id
-from tasks.monitoring import MonitorSummary, episode_key
-from tasks.monitoring_publish import artifact_key
+from tasks.monitoring.steps.check import MonitorSummary, episode_key
+from tasks.monitoring.steps.publish import artifact_key
+from tasks.platform.config import DatasetConfig
+from tasks.platform.errors import NoChampion
+from tasks.platform.events import DRIFT_CHECKED, DRIFT_DETECTED, deterministic_id
 from tests.batches import write_validated
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,10 @@ from prefect.client.schemas.objects import State
 from flows.promote import promote
 from flows.retrain import retrain
 from flows.train import train
-from tasks.config import DatasetConfig
-from tasks.errors import NotEnoughData
-from tasks.registry import champion_version
-from tasks.retraining import claims_prefix, idempotency_key
+from tasks.model.registry import champion_version
+from tasks.model.steps.retrain import claims_prefix, idempotency_key
+from tasks.platform.config import DatasetConfig
+from tasks.platform.errors import NotEnoughData
 from tests.batches import write_validated
 from tests.flows.test_train_promote import with_window
 

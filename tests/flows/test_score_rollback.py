@@ -9,10 +9,11 @@ from flows.promote import promote
 from flows.rollback import rollback
 from flows.score import score
 from flows.train import train
-from tasks.config import DatasetConfig
-from tasks.errors import ContractViolation, NoChampion
-from tasks.lake import BatchMeta, list_batches, predictions_key, read_batch, write_batch
-from tasks.registry import champion_history, champion_version
+from tasks.data.lake import BatchMeta, predictions_key
+from tasks.data.lake_io import list_batches, read_batch, write_batch
+from tasks.model.registry import champion_history, champion_version
+from tasks.platform.config import DatasetConfig
+from tasks.platform.errors import ContractViolation, NoChampion
 from tests.flows.test_train_promote import land, with_window
 
 pytestmark = pytest.mark.integration

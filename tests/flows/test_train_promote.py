@@ -13,12 +13,10 @@ from prefect.artifacts import Artifact
 
 from flows.promote import promote
 from flows.train import train
-from tasks.config import DatasetConfig, load_dataset
 from tasks.contracts.credit import CONTRACT_VERSION
-from tasks.errors import NotEnoughData
-from tasks.gates import PromotionDecision
-from tasks.lake import list_batches
-from tasks.registry import (
+from tasks.data.lake_io import list_batches
+from tasks.model.gates import PromotionDecision
+from tasks.model.registry import (
     CHALLENGER,
     alias_version,
     champion_history,
@@ -29,7 +27,10 @@ from tasks.registry import (
     load_model,
     load_reference,
 )
-from tasks.scoring import predict, read_holdout
+from tasks.model.scoring import predict
+from tasks.model.steps.score import read_holdout
+from tasks.platform.config import DatasetConfig, load_dataset
+from tasks.platform.errors import NotEnoughData
 from tests.batches import write_validated
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,111 @@
+"""A local service as a process: how it starts, when it is healthy, how it stops, and free ports.
+
+Every service module of the stack describes its process as a `Service`; the stack and the test fixtures start them
+through here, so tests start services exactly as users do.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+BIN = Path(sys.executable).parent
+
+
+class ServiceError(RuntimeError):
+    """A local service could not start or did not become healthy; the message names it and its log file."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """A process to start, the URL it answers on, and where its output goes."""
+
+    name: str
+    command: list[str]
+    health_url: str
+    log_file: Path
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+    ready: Callable[[], bool] | None = None  # the health check of a service that speaks no HTTP
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def is_up(service: Service) -> bool:
+    return service.ready() if service.ready is not None else is_healthy(service.health_url)
+
+
+def is_healthy(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+def start(service: Service, env: dict[str, str], host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
+    """Start the service in its own session, its output appended to its log file."""
+    if not port_is_free(host, service.port):
+        raise ServiceError(
+            f"{service.name}: port {service.port} on {host} is already in use; set another port "
+            f"(DRIFTLOOP_{service.name.upper()}_PORT) or stop what holds it"
+        )
+    service.log_file.parent.mkdir(parents=True, exist_ok=True)
+    with service.log_file.open("ab") as log:
+        return subprocess.Popen(
+            service.command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env | service.env,
+            start_new_session=True,
+        )
+
+
+def wait_healthy(service: Service, process: subprocess.Popen[bytes] | None, timeout: float = 120.0) -> None:
+    """Wait until the service answers its health URL; raise ServiceError naming it and its log otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_up(service):
+            return
+        if process is not None and process.poll() is not None:
+            raise ServiceError(
+                f"{service.name} exited with code {process.returncode} while starting; see {service.log_file}"
+            )
+        time.sleep(0.3)
+    raise ServiceError(
+        f"{service.name} did not answer {service.health_url} within {timeout:.0f}s; see {service.log_file}"
+    )
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """Stop a started service and everything it spawned."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)

@@ -1,0 +1,55 @@
+"""The object-store layout (DESIGN §4): every key driftloop writes, and the metadata of a validated batch. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class BatchMeta(BaseModel):
+    """What the lake knows about one validated batch; written once beside its data."""
+
+    dataset: str
+    batch_id: str
+    source_key: str
+    sha256: str
+    rows: int
+    labelled_rows: int
+    ingested_at: datetime
+    event_time_min: datetime | None = None
+    event_time_max: datetime | None = None
+
+
+def landing_prefix(dataset: str) -> str:
+    return f"landing/{dataset}/"
+
+
+def batch_id_for(content_sha256: str) -> str:
+    """A batch id derives from the content hash, so the same bytes are one batch wherever they landed."""
+    return content_sha256[:20]
+
+
+def batch_key(dataset: str, batch_id: str) -> str:
+    return f"lake/{dataset}/batches/{batch_id}/data.parquet"
+
+
+def meta_key(dataset: str, batch_id: str) -> str:
+    return f"lake/{dataset}/batches/{batch_id}/meta.json"
+
+
+def ledger_key(dataset: str, source_key: str) -> str:
+    return f"lake/{dataset}/ledger/{hashlib.sha256(source_key.encode()).hexdigest()[:32]}.json"
+
+
+def quarantine_prefix(dataset: str, batch_id: str) -> str:
+    return f"quarantine/{dataset}/{batch_id}/"
+
+
+def predictions_key(dataset: str, model_version: str, batch_id: str) -> str:
+    return f"predictions/{dataset}/{model_version}/{batch_id}.parquet"
+
+
+def report_prefix(dataset: str, kind: str, report_id: str) -> str:
+    return f"reports/{dataset}/{kind}/{report_id}/"

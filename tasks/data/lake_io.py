@@ -1,0 +1,36 @@
+"""The validated-batch lake in the object store: write a batch once, list batches, read them back."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tasks.data.lake import BatchMeta, batch_key, meta_key
+from tasks.platform.codec import json_bytes, parquet_bytes
+from tasks.platform.store import Store
+
+
+def write_batch(store: Store, meta: BatchMeta, data: pl.DataFrame | bytes) -> BatchMeta:
+    """Write a validated batch (the frame, or parquet bytes that hold exactly it) and its metadata, each at most
+    once; return the metadata that stands: this call's if it wrote it, else the first writer's (read back only then)."""
+    body = data if isinstance(data, bytes) else parquet_bytes(data)
+    store.put_if_absent(batch_key(meta.dataset, meta.batch_id), body)
+    key = meta_key(meta.dataset, meta.batch_id)
+    if store.put_if_absent(key, json_bytes(meta.model_dump(mode="json"))):
+        return meta
+    return BatchMeta.model_validate(store.get_json(key))
+
+
+def list_batches(store: Store, dataset: str) -> list[BatchMeta]:
+    """Every validated batch of `dataset`, oldest first (by ingest time, then id)."""
+    keys = [k for k in store.list_keys(f"lake/{dataset}/batches/") if k.endswith("/meta.json")]
+    metas = [BatchMeta.model_validate(store.get_json(k)) for k in keys]
+    return sorted(metas, key=lambda m: (m.ingested_at, m.batch_id))
+
+
+def read_batch(store: Store, dataset: str, batch_id: str) -> pl.DataFrame:
+    return store.read_parquet(batch_key(dataset, batch_id))
+
+
+def read_batches(store: Store, dataset: str, batch_ids: list[str]) -> pl.DataFrame:
+    """Concatenate batches in the given order (row order matters for deterministic training)."""
+    return pl.concat([read_batch(store, dataset, b) for b in batch_ids], how="vertical_relaxed")

@@ -1,0 +1,98 @@
+"""Ingest's writes: lake or quarantine one object exactly once, ledger it, announce it.
+
+Every write is conditional (If-None-Match), and the first writer of the batch metadata, errors.json or ledger record
+decides what a key's outcome is, so retried, concurrent and duplicated ingests agree and never write twice. A write
+that this call made is not read back: what it wrote is what stands.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect.artifacts import create_table_artifact
+
+from tasks.data.ingest import IngestOutcome, artifact_key, artifact_rows, error_report, violation_summary
+from tasks.data.lake import BatchMeta, batch_id_for, landing_prefix, ledger_key, quarantine_prefix
+from tasks.data.lake_io import write_batch
+from tasks.platform.codec import json_bytes
+from tasks.platform.errors import ContractViolation, CorruptObject
+from tasks.platform.events import BATCH_INGESTED, BATCH_QUARANTINED, batch_resource, emit
+from tasks.platform.retry import io_task
+from tasks.platform.store import Store
+
+
+@io_task
+def store_batch(store: Store, meta: BatchMeta, data: bytes) -> IngestOutcome:
+    """Write data and metadata once; the key named in the surviving metadata is the ingest, others are duplicates."""
+    first = write_batch(store, meta, data)
+    return IngestOutcome(
+        key=meta.source_key,
+        outcome="ingested" if first.source_key == meta.source_key else "duplicate",
+        batch_id=meta.batch_id,
+        sha256=meta.sha256,
+        rows=first.rows,
+        labelled_rows=first.labelled_rows,
+        duplicate_of=None if first.source_key == meta.source_key else first.source_key,
+    )
+
+
+@io_task
+def quarantine(
+    store: Store, dataset: str, key: str, body: bytes, digest: str, exc: ContractViolation | CorruptObject
+) -> IngestOutcome:
+    """Copy the object and its errors.json under quarantine/<dataset>/<batch_id>/, once per distinct content."""
+    batch_id = batch_id_for(digest)
+    prefix = quarantine_prefix(dataset, batch_id)
+    summary = violation_summary(exc)
+    reason = f"{'contract violation' if isinstance(exc, ContractViolation) else 'corrupt object'}: {exc}"
+    report = json_bytes(error_report(key, batch_id, reason, summary))
+    wrote = store.put_if_absent(prefix + "errors.json", report)
+    first_key = key if wrote else str(store.get_json(prefix + "errors.json")["key"])
+    if first_key == key:
+        store.put_if_absent(prefix + key.removeprefix(landing_prefix(dataset)), body)
+    return IngestOutcome(
+        key=key,
+        outcome="quarantined" if first_key == key else "duplicate",
+        batch_id=batch_id,
+        sha256=digest,
+        rows=summary["rows"],
+        reason=reason,
+        failures=summary["failures"],
+        errors_uri=store.uri(prefix + "errors.json"),
+        duplicate_of=None if first_key == key else first_key,
+    )
+
+
+@io_task
+def settle(store: Store, dataset: str, decided: IngestOutcome) -> IngestOutcome:
+    """Write the ledger record once; only the writer announces the outcome (event + artifact)."""
+    record = decided.model_copy(update={"at": datetime.now(UTC)})
+    key = ledger_key(dataset, decided.key)
+    if store.put_if_absent(key, json_bytes(record.model_dump(mode="json"))):
+        existing = record
+    else:
+        existing = IngestOutcome.model_validate(store.get_json(key))
+        if existing.writer != record.writer:  # a retry whose first write landed still counts as ours
+            return already_handled(existing)
+    announce(dataset, existing)
+    return existing
+
+
+def announce(dataset: str, outcome: IngestOutcome) -> None:
+    """The batch event (ingested or quarantined; duplicates stay quiet) and the keyed decision artifact."""
+    resource = batch_resource(dataset, outcome.batch_id)
+    base = {"dataset": dataset, "batch_id": outcome.batch_id, "key": outcome.key}
+    if outcome.outcome == "ingested":
+        emit(BATCH_INGESTED, resource, base | {"rows": outcome.rows, "labelled_rows": outcome.labelled_rows})
+    elif outcome.outcome == "quarantined":
+        payload = {"reason": outcome.reason, "failures": outcome.failures, "errors_uri": outcome.errors_uri}
+        emit(BATCH_QUARANTINED, resource, base | payload)
+    create_table_artifact(
+        artifact_rows(outcome),
+        key=artifact_key(dataset, outcome.batch_id),
+        description=f"ingest of {outcome.key}: {outcome.outcome}",
+    )
+
+
+def already_handled(previous: IngestOutcome) -> IngestOutcome:
+    return previous.model_copy(update={"outcome": "already_handled", "reason": f"ledger says {previous.outcome}"})

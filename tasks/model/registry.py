@@ -1,0 +1,168 @@
+"""The MLflow model registry: log and register a challenger, resolve aliases, load a version and what it carries.
+
+Every version carries, as run artifacts under `driftloop/`: its category mapping, its holdout (the exact rows
+promotion judges on), its reference sample and the drift profile fitted on it. Loading goes by exact version, so a
+consumer records which model it used even when the alias moves a moment later.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import mlflow
+import mlflow.lightgbm
+import numpy as np
+import polars as pl
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from tasks.model.records import ChallengerRecord, LoadedModel
+from tasks.monitoring.drift import DriftProfile
+from tasks.platform.config import DatasetConfig
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+FILES = "driftloop"
+MAPPING, HOLDOUT, REFERENCE, PROFILE = "mapping.json", "holdout.json", "reference.parquet", "profile.json"
+PIP_REQUIREMENTS = [
+    f"mlflow=={mlflow.__version__}",
+    f"lightgbm=={lgb.__version__}",
+    f"numpy=={np.__version__}",
+]
+
+
+def client_for(cfg: DatasetConfig) -> MlflowClient:
+    return MlflowClient(tracking_uri=cfg.mlflow.tracking_uri, registry_uri=cfg.mlflow.tracking_uri)
+
+
+def alias_version(cfg: DatasetConfig, alias: str) -> str | None:
+    """The version an alias points at, or None when the model or the alias does not exist."""
+    try:
+        return str(client_for(cfg).get_model_version_by_alias(cfg.model_name, alias).version)
+    except MlflowException as exc:
+        if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"} or "not found" in str(exc):
+            return None
+        raise
+
+
+def champion_version(cfg: DatasetConfig) -> str | None:
+    return alias_version(cfg, CHAMPION)
+
+
+def set_alias(cfg: DatasetConfig, alias: str, version: str) -> None:
+    client_for(cfg).set_registered_model_alias(cfg.model_name, alias, version)
+
+
+def history_prefix(model: str) -> str:
+    return f"registry/{model}/history/"
+
+
+def decision_log(cfg: DatasetConfig) -> list[dict[str, Any]]:
+    """Every recorded decision and alias move of the dataset's model, oldest first."""
+    keys = cfg.store.list_keys(history_prefix(cfg.model_name))
+    return [cfg.store.get_json(key) for key in keys if key.endswith(".json")]
+
+
+def champion_history(cfg: DatasetConfig) -> list[dict[str, Any]]:
+    """The champion alias moves (promotions and rollbacks), oldest first."""
+    return [record for record in decision_log(cfg) if record["moved"]]
+
+
+def describe_move(move: dict[str, Any]) -> str:
+    """One line for people: when, what, from which version to which, why, and by which flow run."""
+    return (
+        f"{move['at']}  {move['action']:<9} v{move['from_version']} -> v{move['to_version']}  {move['why']}"
+        f"  (flow run {move['flow_run_id']})"
+    )
+
+
+def load_model(cfg: DatasetConfig, version: str) -> LoadedModel:
+    """The booster and category mapping of an exact version (cached: a version never changes)."""
+    return _load_model(cfg.mlflow.tracking_uri, cfg.model_name, version)
+
+
+def load_reference(cfg: DatasetConfig, version: str) -> tuple[pl.DataFrame, DriftProfile]:
+    """The reference sample and drift profile stored with a version."""
+    files = _version_files(cfg.mlflow.tracking_uri, cfg.model_name, version)
+    return pl.read_parquet(files / REFERENCE), DriftProfile.model_validate_json((files / PROFILE).read_text())
+
+
+def load_holdout(cfg: DatasetConfig, version: str) -> dict[str, Any]:
+    """The holdout definition recorded with a version: batch ids, rows taken per batch and the row ids."""
+    files = _version_files(cfg.mlflow.tracking_uri, cfg.model_name, version)
+    holdout: dict[str, Any] = json.loads((files / HOLDOUT).read_text())
+    return holdout
+
+
+def log_challenger(cfg: DatasetConfig, record: ChallengerRecord) -> str:
+    """Log a run (params, metrics, files, importance plot, model), register it and point `challenger` at it."""
+    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    experiment = mlflow.set_experiment(cfg.experiment)
+    with mlflow.start_run(experiment_id=experiment.experiment_id), tempfile.TemporaryDirectory() as scratch:
+        mlflow.log_params(record.params)
+        mlflow.log_metrics(record.metrics)
+        mlflow.set_tags(record.tags)
+        _write_files(Path(scratch), record)
+        mlflow.log_artifacts(scratch, FILES)
+        info = mlflow.lightgbm.log_model(
+            record.booster,
+            name="model",
+            signature=infer_signature(_frame(record), record.booster.predict(record.example)),
+            input_example=_frame(record),
+            registered_model_name=cfg.model_name,
+            pip_requirements=PIP_REQUIREMENTS,
+        )
+    version = str(info.registered_model_version)
+    client = client_for(cfg)
+    for key, value in record.tags.items():
+        client.set_model_version_tag(cfg.model_name, version, key, value)
+    set_alias(cfg, CHALLENGER, version)
+    return version
+
+
+def _frame(record: ChallengerRecord) -> Any:
+    return pl.DataFrame(record.example, schema=record.booster.feature_name(), orient="row").to_pandas()
+
+
+def _write_files(folder: Path, record: ChallengerRecord) -> None:
+    for name, body in record.files.items():
+        (folder / name).write_bytes(body)
+    # Imported here: matplotlib adds half a second to every flow that loads this module, and only training plots.
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 6))  # a bare Figure needs no pyplot and no display backend on a worker
+    lgb.plot_importance(record.booster, ax=figure.subplots(), importance_type="gain", max_num_features=20)
+    figure.tight_layout()
+    figure.savefig(folder / "feature_importance.png", dpi=100)
+
+
+@lru_cache(maxsize=16)
+def _load_model(tracking_uri: str, model_name: str, version: str) -> LoadedModel:
+    run_id = str(MlflowClient(tracking_uri, tracking_uri).get_model_version(model_name, version).run_id)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{model_name}/{version}", dst_path=scratch, tracking_uri=tracking_uri
+        )
+        booster = lgb.Booster(model_file=str(Path(path) / "model.lgb"))
+    mapping = json.loads((_version_files(tracking_uri, model_name, version) / MAPPING).read_text())
+    return LoadedModel(version=version, booster=booster, mapping=mapping, run_id=run_id)
+
+
+@lru_cache(maxsize=16)
+def _version_files(tracking_uri: str, model_name: str, version: str) -> Path:
+    """Download a version's `driftloop/` files once per process into a private temp folder."""
+    run_id = MlflowClient(tracking_uri, tracking_uri).get_model_version(model_name, version).run_id
+    scratch = tempfile.mkdtemp(prefix=f"driftloop-{model_name}-{version}-")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # kept while the process may read it again
+    path = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path=FILES, dst_path=scratch, tracking_uri=tracking_uri
+    )
+    return Path(path)

@@ -1,0 +1,124 @@
+"""Train-flow tasks: plan the window from the lake, fit the challenger, log and register it with its lineage."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from prefect.artifacts import create_table_artifact
+from prefect.runtime import flow_run
+
+from tasks.data.lake_io import list_batches, read_batch
+from tasks.model.features import encode, fit_mapping
+from tasks.model.metrics import roc_auc_or_nan
+from tasks.model.records import ChallengerRecord
+from tasks.model.registry import HOLDOUT, MAPPING, PROFILE, REFERENCE, log_challenger
+from tasks.model.training import (
+    MAX_ROUNDS,
+    PARAMS,
+    Window,
+    WindowPlan,
+    fit_booster,
+    plan_window,
+    predict_scores,
+    sample_reference,
+    split_window,
+)
+from tasks.monitoring.drift import fit_profile
+from tasks.platform import events
+from tasks.platform.codec import parquet_bytes
+from tasks.platform.config import DatasetConfig, load_dataset
+from tasks.platform.retry import io_task, step_task
+
+__all__ = ["load_dataset"]  # re-exported: flows import steps only
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_ROWS = 5
+
+
+@io_task
+def plan_training(cfg: DatasetConfig, onset_batch_id: str) -> WindowPlan:
+    """Apply the window rule (see tasks.model.training) to the lake's validated batches."""
+    return plan_window(list_batches(cfg.store, cfg.name), cfg.spec, cfg.name, onset_batch_id)
+
+
+@step_task
+def fit_challenger(cfg: DatasetConfig, plan: WindowPlan, trigger_event_id: str) -> ChallengerRecord:
+    """Read the window, fit the model, measure it on the holdout and profile its reference sample."""
+    window = split_window({b: read_batch(cfg.store, cfg.name, b) for b in plan.batches}, plan, cfg.columns)
+    mapping = fit_mapping(window.train, cfg.columns)
+    booster = fit_booster(window.train, cfg.columns, mapping)
+    holdout_scores = predict_scores(booster, encode(window.holdout, cfg.columns, mapping))
+    holdout_auc = roc_auc_or_nan(window.holdout.get_column(cfg.columns.target).to_numpy(), holdout_scores)
+    reference = sample_reference(window.reference_pool, cfg.spec.reference_rows)
+    reference_matrix = encode(reference, cfg.columns, mapping)
+    profile = fit_profile(reference, cfg.columns, predict_scores(booster, reference_matrix), holdout_auc)
+    files = {
+        MAPPING: json.dumps(mapping, indent=2, sort_keys=True).encode(),
+        HOLDOUT: json.dumps(_holdout_record(plan, window, cfg.columns.id), indent=2).encode(),
+        REFERENCE: parquet_bytes(reference),
+        PROFILE: profile.model_dump_json(indent=2).encode(),
+    }
+    metrics = {
+        "val_auc": float(booster.best_score["val"]["auc"]),
+        "holdout_auc": holdout_auc,
+        "best_iteration": float(booster.best_iteration),
+        "train_rows": float(window.train.height),
+        "holdout_rows": float(window.holdout.height),
+        "reference_rows": float(reference.height),
+    }
+    params = {**PARAMS, "max_rounds": MAX_ROUNDS, "window_batches": len(plan.train_batches)}
+    tags = lineage(cfg, plan, trigger_event_id)
+    return ChallengerRecord(booster, params, metrics, tags, files, reference_matrix[:EXAMPLE_ROWS])
+
+
+@io_task
+def register_challenger(cfg: DatasetConfig, record: ChallengerRecord) -> str:
+    """Log and register the challenger in MLflow; the new version carries the `challenger` alias."""
+    return log_challenger(cfg, record)
+
+
+@io_task
+def announce_registered(cfg: DatasetConfig, version: str, record: ChallengerRecord) -> None:
+    """Emit `driftloop.model.registered` and keep the `train-<dataset>` record."""
+    payload = {"dataset": cfg.name, "model": cfg.model_name, "version": version, **record.metrics, **record.tags}
+    events.emit(events.MODEL_REGISTERED, events.model_resource(cfg.model_name, cfg.name), payload)
+    create_table_artifact([payload], key=f"train-{cfg.name}", description=f"challenger v{version} registered")
+
+
+def lineage(cfg: DatasetConfig, plan: WindowPlan, trigger_event_id: str) -> dict[str, str]:
+    """Version tags that lead back to the code, data, contract and run that made the model."""
+    module = importlib.import_module(cfg.spec.contract.partition(":")[0])
+    return {
+        "driftloop.git_commit": git_commit(),
+        "driftloop.batches": json.dumps({b: plan.sha256[b] for b in plan.train_batches}),
+        "driftloop.holdout_batches": json.dumps(plan.holdout),
+        "driftloop.contract": cfg.spec.contract,
+        "driftloop.contract_version": str(getattr(module, "CONTRACT_VERSION", "unversioned")),
+        "driftloop.flow_run_id": str(flow_run.id or ""),
+        "driftloop.trigger_event_id": trigger_event_id,
+        "driftloop.onset_batch_id": plan.onset_batch_id,
+        "driftloop.mixed_pre_onset_batches": str(plan.mixed_pre_onset),
+    }
+
+
+def git_commit() -> str:
+    """The project's HEAD commit, or "unknown" outside a git checkout (e.g. an installed package on a worker)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
+def _holdout_record(plan: WindowPlan, window: Window, id_column: str) -> dict[str, Any]:
+    return {
+        "rule": "the last N labelled rows of each listed batch, in file order",
+        "batches": plan.holdout,
+        "ids": window.holdout.get_column(id_column).to_list(),
+    }

@@ -1,0 +1,142 @@
+"""Monitoring's I/O: resolve what to compare, check it, persist the verdict and its report, track drift episodes.
+
+The persisted summary.json under reports/<dataset>/drift/<batch_id>-v<version>/ is the source of truth for a
+verdict; MLflow, the Prefect artifact and the events (tasks.monitoring_publish) are views of it. Every write is
+conditional, so a re-run of the same check never replaces what the first run decided.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+from prefect.logging import get_run_logger
+
+from tasks.data import lake, lake_io
+from tasks.model import registry
+from tasks.monitoring.drift import ColumnDrift, DriftVerdict, check_drift
+from tasks.monitoring.models import EvidentlyColumn, MonitorSummary, RenderedReport
+from tasks.monitoring.report import sampled_report
+from tasks.platform.codec import json_bytes
+from tasks.platform.config import DatasetConfig, load_dataset
+from tasks.platform.errors import ConfigurationError, NoChampion
+from tasks.platform.retry import io_task, step_task
+
+REPORT_KIND = "drift"
+
+__all__ = ["MonitorSummary", "RenderedReport"]
+
+
+def report_id(batch_id: str, version: str) -> str:
+    return f"{batch_id}-v{version}"
+
+
+def episode_key(dataset: str, model: str, version: str) -> str:
+    return f"reports/{dataset}/{REPORT_KIND}/episodes/{model}-v{version}.json"
+
+
+@io_task
+def resolve_champion(dataset: str) -> str:
+    """The champion's exact version; monitoring without a champion has nothing to compare against."""
+    cfg = load_dataset(dataset)
+    version = registry.champion_version(cfg)
+    if version is None:
+        raise NoChampion(f"model {cfg.model_name!r} has no champion: train and promote one before monitoring")
+    return version
+
+
+@io_task
+def resolve_batch(dataset: str, batch_id: str = "") -> str:
+    """`batch_id` if it is in the lake, else the newest validated batch when none is named."""
+    store = load_dataset(dataset).store
+    if batch_id:
+        if not store.exists(lake.meta_key(dataset, batch_id)):
+            raise ConfigurationError(f"batch {batch_id!r} of {dataset!r} is not in the lake")
+        return batch_id
+    batches = lake_io.list_batches(store, dataset)
+    if not batches:
+        raise ConfigurationError(f"dataset {dataset!r} has no validated batches to monitor")
+    return batches[-1].batch_id
+
+
+@step_task
+def check_batch(dataset: str, batch_id: str, version: str) -> DriftVerdict:
+    """The engine's verdict on the full batch, its predictions by that version, and its labels where known."""
+    cfg = load_dataset(dataset)
+    _, profile = registry.load_reference(cfg, version)
+    batch = lake_io.read_batch(cfg.store, dataset, batch_id)
+    scored = _with_predictions(cfg, batch, version, batch_id)
+    predictions = scored["prediction"].to_numpy() if "prediction" in scored.columns else None
+    labels = scored[cfg.columns.target].cast(pl.Float64).to_numpy()
+    return check_drift(scored, profile, cfg.drift, predictions=predictions, labels=labels)
+
+
+@step_task
+def render_report(dataset: str, batch_id: str, version: str) -> RenderedReport:
+    """Evidently's report on seeded samples of the reference and the batch, stored once beside the summary."""
+    cfg = load_dataset(dataset)
+    reference, _ = registry.load_reference(cfg, version)
+    report = sampled_report(reference, lake_io.read_batch(cfg.store, dataset, batch_id), cfg.columns, cfg.drift)
+    key = lake.report_prefix(dataset, REPORT_KIND, report_id(batch_id, version)) + "report.html"
+    cfg.store.put_if_absent(key, report.html.encode())
+    return RenderedReport(uri=cfg.store.uri(key), columns=report.columns)
+
+
+@io_task
+def record_onset(dataset: str, version: str, batch_id: str, drifted: bool) -> str | None:
+    """The first drifted batch against this champion version; the first writer of the episode record wins."""
+    if not drifted:
+        return None
+    cfg = load_dataset(dataset)
+    key = episode_key(dataset, cfg.model_name, version)
+    record = {"model": cfg.model_name, "champion_version": version, "onset_batch_id": batch_id}
+    cfg.store.put_if_absent(key, json_bytes(record | {"recorded_at": datetime.now(UTC).isoformat()}))
+    return str(cfg.store.get_json(key)["onset_batch_id"])
+
+
+@io_task
+def persist_summary(
+    dataset: str, version: str, verdict: DriftVerdict, report: RenderedReport, onset: str | None, batch_id: str
+) -> MonitorSummary:
+    """Write summary.json once; when a previous run already decided this check, its summary stands."""
+    cfg = load_dataset(dataset)
+    key = lake.report_prefix(dataset, REPORT_KIND, report_id(batch_id, version)) + "summary.json"
+    summary = MonitorSummary(
+        dataset=dataset,
+        model=cfg.model_name,
+        champion_version=version,
+        batch_id=batch_id,
+        checked_at=datetime.now(UTC),
+        drifted=verdict.drifted,
+        reasons=verdict.reasons,
+        drifted_columns=verdict.drifted_columns,
+        drift_share=verdict.drift_share,
+        columns=verdict.columns,
+        prediction=verdict.prediction,
+        performance=verdict.performance,
+        onset_batch_id=onset,
+        report_uri=report.uri,
+        summary_uri=cfg.store.uri(key),
+        report_agreement=_agreement(verdict.columns, report.columns),
+    )
+    if cfg.store.put_if_absent(key, json_bytes(summary.model_dump(mode="json"))):
+        return summary
+    get_run_logger().info("summary %s already written by an earlier run; keeping it", key)
+    return MonitorSummary.model_validate(cfg.store.get_json(key))
+
+
+def _with_predictions(cfg: DatasetConfig, batch: pl.DataFrame, version: str, batch_id: str) -> pl.DataFrame:
+    """The batch with the version's predictions joined by id; unchanged (with a warning) when none were written."""
+    key = lake.predictions_key(cfg.name, version, batch_id)
+    if not cfg.store.exists(key):
+        get_run_logger().warning("no predictions at %s: prediction drift and performance are not checked", key)
+        return batch
+    predictions = cfg.store.read_parquet(key).select(cfg.columns.id, "prediction")
+    return batch.join(predictions, on=cfg.columns.id, how="left", maintain_order="left")
+
+
+def _agreement(engine: list[ColumnDrift], report: list[EvidentlyColumn]) -> float:
+    sampled = {c.column: c.drifted for c in report}
+    matches = [sampled[c.column] == c.drifted for c in engine if c.column in sampled]
+    return float(np.mean(matches)) if matches else 1.0

@@ -1,0 +1,131 @@
+"""Views of a persisted monitoring summary: an MLflow monitoring run, a keyed Prefect artifact, and the events.
+
+Events are notifications only (delivery is best-effort); the summary in the object store is the record.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, RunTag
+from mlflow.exceptions import MlflowException
+from prefect.artifacts import create_table_artifact
+
+from tasks.monitoring.steps.check import MonitorSummary
+from tasks.platform.codec import json_bytes
+from tasks.platform.config import load_dataset
+from tasks.platform.events import DRIFT_CHECKED, DRIFT_DETECTED, deterministic_id, emit, model_resource
+from tasks.platform.retry import io_task
+
+
+@io_task
+def track_summary(summary: MonitorSummary) -> str:
+    """Log the summary and the HTML report as a monitoring run tagged with the champion version and batch id."""
+    cfg = load_dataset(summary.dataset)
+    client = MlflowClient(tracking_uri=cfg.mlflow.tracking_uri)
+    run = client.create_run(
+        _experiment_id(client, cfg.experiment),
+        run_name=f"monitor-{summary.batch_id}-v{summary.champion_version}",
+        tags={"driftloop.kind": "monitoring"},
+    )
+    run_id: str = run.info.run_id
+    client.log_batch(run_id, metrics=_metrics(summary), tags=_tags(summary))
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        (folder / "summary.json").write_bytes(json_bytes(summary.model_dump(mode="json")))
+        (folder / "report.html").write_bytes(cfg.store.get(_key_of(summary.report_uri)))
+        client.log_artifacts(run_id, scratch, "drift")
+    client.set_terminated(run_id)
+    return f"{cfg.mlflow.tracking_uri}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+
+
+@io_task
+def publish_artifact(summary: MonitorSummary, run_url: str) -> None:
+    """The per-column table under `drift-<dataset>`, with the verdict and links to the report and the MLflow run."""
+    verdict = "DRIFT" if summary.drifted else "no drift"
+    description = (
+        f"**{verdict}** — {summary.model} v{summary.champion_version}, batch `{summary.batch_id}`; "
+        f"{'; '.join(summary.reasons) or 'no reason to alarm'}. Report: {summary.report_uri} · "
+        f"Summary: {summary.summary_uri} · [MLflow run]({run_url})"
+    )
+    rows = [column.model_dump() for column in summary.columns]
+    if summary.prediction is not None:
+        rows.append(summary.prediction.model_dump())
+    create_table_artifact(rows, key=artifact_key(summary.dataset), description=description)
+
+
+@io_task
+def announce(summary: MonitorSummary) -> str | None:
+    """Always `driftloop.drift.checked`; on drift also `driftloop.drift.detected` with an episode-stable id."""
+    resource = model_resource(summary.model, summary.dataset)
+    emit(DRIFT_CHECKED, resource, summary.model_dump(mode="json", include=_CHECKED_FIELDS))
+    if not summary.drifted:
+        return None
+    payload = summary.model_dump(mode="json", include=_DETECTED_FIELDS)
+    event_id = deterministic_id("drift", summary.model, summary.champion_version, summary.batch_id)
+    return emit(DRIFT_DETECTED, resource, payload, event_id=event_id)
+
+
+def artifact_key(dataset: str) -> str:
+    return "drift-" + re.sub(r"[^a-z0-9-]+", "-", dataset.lower())
+
+
+_DETECTED_FIELDS = {
+    "dataset",
+    "model",
+    "champion_version",
+    "batch_id",
+    "onset_batch_id",
+    "drifted_columns",
+    "drift_share",
+    "performance",
+    "reasons",
+    "report_uri",
+}
+_CHECKED_FIELDS = _DETECTED_FIELDS | {"drifted", "summary_uri"}
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    try:
+        return str(client.create_experiment(name))
+    except MlflowException:  # created meanwhile by a training run
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return str(found.experiment_id)
+
+
+def _metrics(summary: MonitorSummary) -> list[Metric]:
+    values: dict[str, Any] = {
+        "drift_share": summary.drift_share,
+        "drifted_columns": len(summary.drifted_columns),
+        "drifted": int(summary.drifted),
+        "report_agreement": summary.report_agreement,
+    }
+    if summary.performance is not None and summary.performance.current_auc is not None:
+        values["current_auc"] = summary.performance.current_auc
+    stamp = int(summary.checked_at.timestamp() * 1000)
+    return [Metric(key, float(value), stamp, 0) for key, value in values.items()]
+
+
+def _tags(summary: MonitorSummary) -> list[RunTag]:
+    tags = {
+        "driftloop.dataset": summary.dataset,
+        "driftloop.champion_version": summary.champion_version,
+        "driftloop.batch_id": summary.batch_id,
+        "driftloop.onset_batch_id": summary.onset_batch_id or "",
+        "driftloop.drifted": str(summary.drifted).lower(),
+        "driftloop.report_uri": summary.report_uri,
+    }
+    return [RunTag(key, value) for key, value in tags.items()]
+
+
+def _key_of(uri: str) -> str:
+    return uri.split("/", 3)[3]  # s3://bucket/<key>

@@ -1,0 +1,91 @@
+"""Everything a task needs about one dataset, loaded from its blocks in one call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TypeVar, cast
+
+import pandera.polars as pa
+from prefect.blocks.core import Block
+from prefect.client.orchestration import get_client
+
+from blocks import names
+from blocks.models import DatasetSpec, DriftPolicy, MlflowTracking, PromotionPolicy, StorageLocation
+from tasks.platform.contract import Columns, columns_of, load_contract
+from tasks.platform.errors import ConfigurationError
+from tasks.platform.store import Store, open_store
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """A dataset's block and the shared blocks, with the contract and store derived from them."""
+
+    name: str
+    spec: DatasetSpec
+    storage: StorageLocation
+    mlflow: MlflowTracking
+    drift: DriftPolicy
+    promotion: PromotionPolicy
+
+    @cached_property
+    def store(self) -> Store:
+        return open_store(self.storage)
+
+    @cached_property
+    def contract(self) -> type[pa.DataFrameModel]:
+        return load_contract(self.spec.contract)
+
+    @cached_property
+    def columns(self) -> Columns:
+        return columns_of(self.spec)
+
+    @property
+    def model_name(self) -> str:
+        return self.spec.model_name
+
+    @property
+    def experiment(self) -> str:
+        return f"{self.mlflow.experiment_prefix}-{self.name}"
+
+
+B = TypeVar("B", bound=Block)
+
+
+def load_block(block_type: type[B], name: str) -> B:
+    """Load a block document synchronously, typed as its class."""
+    return cast(B, block_type.load(name))
+
+
+EVERY_DATASET = "*"
+
+
+def dataset_names(dataset: str) -> list[str]:
+    """`[dataset]`, or for `*` the name of every saved dataset block (so a new dataset needs no deployment edit)."""
+    if dataset != EVERY_DATASET:
+        return [dataset]
+    with get_client(sync_client=True) as client:
+        documents = client.read_block_documents_by_type(DatasetSpec.get_block_type_slug(), include_secrets=False)
+    return sorted(document.name for document in documents if document.name and not document.is_anonymous)
+
+
+def load_spec(dataset: str) -> DatasetSpec:
+    """Load the dataset block; a missing one is a ConfigurationError that names it."""
+    try:
+        return load_block(DatasetSpec, dataset)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"no dataset block named {dataset!r}: save a 'driftloop Dataset' block with that name"
+        ) from exc
+
+
+def load_dataset(dataset: str) -> DatasetConfig:
+    """Load the blocks of `dataset`; a missing block is a ConfigurationError that names it."""
+    return DatasetConfig(
+        name=dataset,
+        spec=load_spec(dataset),
+        storage=load_block(StorageLocation, names.STORAGE),
+        mlflow=load_block(MlflowTracking, names.MLFLOW),
+        drift=load_block(DriftPolicy, names.DRIFT_POLICY),
+        promotion=load_block(PromotionPolicy, names.PROMOTION_POLICY),
+    )

@@ -1,0 +1,86 @@
+"""The pure configuration models: what a dataset declares and what the two policies decide with.
+
+Plain pydantic, so pure code (contract, training, drift, gates) takes them without importing Prefect; the Block
+classes in `blocks.models` add only what the UI needs (name, description) on top of these fields.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class DatasetFields(BaseModel):
+    """A dataset: its Pandera contract, key columns, model name and training window."""
+
+    contract: str = Field(
+        description="Import path of the Pandera polars DataFrameModel, as 'package.module:ClassName'."
+    )
+    target: str = Field(description="Binary target column (0/1).")
+    id_column: str = Field(description="Unique row id column; never used as a feature.")
+    event_time_column: str | None = Field(default=None, description="Event timestamp column; never used as a feature.")
+    categorical_columns: list[str] = Field(
+        default_factory=list, description="String columns encoded to integer codes for LightGBM."
+    )
+    model_name: str = Field(description="Registered model name in MLflow.")
+    train_batches: int = Field(
+        default=8, ge=2, description="How many of the newest validated batches form the training window."
+    )
+    holdout_rows: int = Field(
+        default=4000, ge=200, description="Newest labelled rows held out for promotion; never trained on."
+    )
+    reference_rows: int = Field(
+        default=20000, ge=1000, description="Rows in the bounded reference sample stored with each model."
+    )
+    min_onset_rows: int = Field(
+        default=6000,
+        ge=500,
+        description="Labelled rows needed since a drift onset before a retrain trains on the new regime only.",
+    )
+
+
+class DriftPolicyFields(BaseModel):
+    """How monitoring decides drift, and how often drift may cause a retrain."""
+
+    numeric_method: Literal["psi", "wasserstein"] = Field(
+        default="wasserstein",
+        description="Distance for numeric columns: Wasserstein-1 normalised by the reference std (Evidently's formula, "
+        "so its report agrees by construction), or PSI over reference-decile bins. p-value tests flag everything at "
+        "1M rows.",
+    )
+    numeric_threshold: float = Field(
+        default=0.1, gt=0, description="A numeric column drifts at or above this (0.1 for wasserstein, ~0.2 for psi)."
+    )
+    categorical_method: Literal["jensenshannon", "psi"] = Field(
+        default="jensenshannon", description="Distance for categorical and boolean columns."
+    )
+    categorical_threshold: float = Field(default=0.1, gt=0, description="A categorical column drifts at or above this.")
+    drift_share: float = Field(
+        default=0.25, gt=0, le=1, description="The batch drifts when this share of feature columns drift."
+    )
+    performance_drop: float = Field(
+        default=0.05, gt=0, description="Labelled batches: ROC AUC this far below the reference AUC is drift."
+    )
+    report_rows: int = Field(default=5000, ge=100, description="Seeded sample size for the Evidently report.")
+    retrain_budget: int = Field(default=3, ge=1, description="At most this many retrains per model per period.")
+    budget_period_hours: float = Field(default=24.0, gt=0, description="Length of the retrain budget period.")
+
+
+class PromotionPolicyFields(BaseModel):
+    """The gates a challenger must pass, all of them, before it becomes champion."""
+
+    min_auc: float = Field(default=0.65, ge=0, le=1, description="Absolute floor on holdout ROC AUC.")
+    min_lift: float = Field(
+        default=0.002, ge=0, description="Minimum ROC AUC improvement over the champion on the same holdout."
+    )
+    confidence: float = Field(
+        default=0.9,
+        gt=0,
+        lt=1,
+        description="The bootstrap lower bound of the lift must be above zero at this level.",
+    )
+    bootstrap_rounds: int = Field(default=200, ge=20, description="Bootstrap resamples of the holdout.")
+    max_latency_ms_per_1k: float = Field(
+        default=50.0, gt=0, description="Scoring latency SLA, milliseconds per 1,000 rows."
+    )

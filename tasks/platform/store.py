@@ -1,0 +1,141 @@
+"""The object store: one bucket behind boto3 (and polars' own reader), the same code for AWS and local endpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import polars as pl
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from blocks.models import StorageLocation
+from tasks.platform.codec import parquet_bytes
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class Store:
+    """A bucket and a client for it; every key passed in is relative to the bucket."""
+
+    client: S3Client
+    bucket: str
+    storage_options: dict[str, str]
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def put_if_absent(self, key: str, body: bytes) -> bool:
+        """Write `body` only if `key` does not exist yet; True if this call wrote it."""
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412"}:
+                return False
+            raise
+        return True
+
+    def put(self, key: str, body: bytes) -> None:
+        """Write `body` at `key`, replacing what was there (only for mutable objects such as pointers)."""
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self.get(key))
+
+    def get_json_if_exists(self, key: str) -> Any | None:
+        """The JSON at `key`, or None if there is no such key (one round trip, not a head and a get)."""
+        try:
+            return self.get_json(key)
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _missing(exc):
+                return False
+            raise
+        return True
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix`, in lexical order."""
+        keys: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        return sorted(keys)
+
+    def read_parquet(self, key: str) -> pl.DataFrame:
+        return pl.read_parquet(self.uri(key), storage_options=self.storage_options)
+
+    def write_parquet_if_absent(self, key: str, frame: pl.DataFrame) -> bool:
+        return self.put_if_absent(key, parquet_bytes(frame))
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
+
+
+def open_store(location: StorageLocation) -> Store:
+    """Build a store from a storage block: explicit endpoint and credentials, nothing ambient but the AWS chain."""
+    session = location.credentials.get_boto3_session() if location.credentials else boto3.Session()
+    options = _polars_options(session, location)
+    return Store(client=_client(session, location, options), bucket=location.bucket, storage_options=options)
+
+
+_CLIENTS: dict[str, S3Client] = {}
+MAX_CLIENTS = 16
+
+
+def forget_clients() -> None:
+    """Drop this process's S3 clients: the next store builds its own, as the first one in a new process does."""
+    _CLIENTS.clear()
+
+
+def _client(session: boto3.Session, location: StorageLocation, options: dict[str, str]) -> S3Client:
+    """One boto3 client per endpoint, addressing style and credentials in this process: building one parses
+    botocore's endpoint and service models (0.1-0.3 s); clients are thread-safe. New credentials or a changed
+    storage block make a new key, so a new client."""
+    identity = json.dumps([location.addressing_style, sorted(options.items())])
+    key = hashlib.sha256(identity.encode()).hexdigest()
+    if (client := _CLIENTS.get(key)) is not None:
+        return client
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 3},
+        connect_timeout=2,
+        read_timeout=30,
+        s3={"addressing_style": location.addressing_style},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    client = session.client("s3", endpoint_url=location.endpoint_url, region_name=location.region, config=config)
+    if len(_CLIENTS) >= MAX_CLIENTS:
+        _CLIENTS.clear()
+    _CLIENTS[key] = client
+    return client
+
+
+def _polars_options(session: boto3.Session, location: StorageLocation) -> dict[str, str]:
+    options = {"aws_region": location.region}  # polars 2.1 rejects a string max_retries; its default applies
+    if location.endpoint_url:
+        options |= {"aws_endpoint_url": location.endpoint_url, "aws_allow_http": "true"}
+    credentials = session.get_credentials()
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        options |= {
+            "aws_access_key_id": frozen.access_key or "",
+            "aws_secret_access_key": frozen.secret_key or "",
+        }
+        if frozen.token:
+            options["aws_session_token"] = frozen.token
+    return options
