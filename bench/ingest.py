@@ -1,7 +1,7 @@
 """Benchmark: the real ingest flow (S3 read, contract validation, lake write, ledger, event) on a 1M-row batch vs a
 plain polars read + Pandera validate + parquet write of the same object; and peak RSS of a 10M-row ingest in a child.
 
-Run: `.venv/bin/python -m bench.ingest --scale 0.05` (prints the rows as JSON). Starts its own moto server and a
+Run: `.venv/bin/python -m bench.ingest --scale 0.05` (prints the rows as JSON). Starts the stack's S3 server and a
 Prefect test harness; nothing is written to the working directory.
 """
 
@@ -20,12 +20,12 @@ from typing import Any
 import polars as pl
 from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
-from prefect_aws import AwsCredentials
 
+from bench.local_services import local_services
 from bench.memory import child_or_run, peak_rss_mb
 from blocks.register import demo_dataset, register_block_types, save_defaults
 from blocks.settings import Settings, process_environment
-from deployments.stack import s3_server, services
+from deployments.stack import s3_server
 from flows.ingest import ingest
 from tasks.contracts.credit import CreditApplication, generate
 from tasks.platform.codec import parquet_bytes
@@ -108,18 +108,11 @@ def _row(name: str, rows: int, seconds: float, target: str, notes: str, **extra:
 
 def run(scale: float = 1.0) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as home:
-        settings = Settings(home=Path(home), s3_port=services.free_port(), bucket="driftloop-bench")
-        service = s3_server.service(settings)
-        process = services.start(service, process_environment())
-        try:
-            services.wait_healthy(service, process)
-            with prefect_test_harness(server_startup_timeout=120):
-                register_block_types()
-                local = AwsCredentials(aws_access_key_id="bench", aws_secret_access_key="bench")  # moto takes any
-                save_defaults(settings, credentials=local, overwrite=True)
-                return _measure(settings, scale)
-        finally:
-            services.stop(process)
+        settings = Settings(home=Path(home), s3_port=s3_server.free_s3_port(), bucket="driftloop-bench")
+        with local_services(settings) as credentials, prefect_test_harness(server_startup_timeout=120):
+            register_block_types()
+            save_defaults(settings, credentials=credentials, overwrite=True)
+            return _measure(settings, scale)
 
 
 def _measure(settings: Settings, scale: float) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from prefect.client.schemas.objects import FlowRun
 
 from blocks.settings import get_settings
 from deployments.stack import lifecycle
-from deployments.watch.api import prefect_api
+from deployments.stack.environment import stack_api
 from deployments.watch.runs import flow_runs, wait_until
 from tasks.platform import events
 
@@ -68,7 +68,7 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
     settings = get_settings()
     lifecycle.up(settings, quiet)
     trials = max(3, round(10 * min(scale, 1.0)))
-    with prefect_api(settings.prefect_api_url):
+    with stack_api(settings):
         results = [trial() for _ in range(trials)]
         time.sleep(2)
     created = statistics.median(r[0] for r in results)

@@ -1,7 +1,7 @@
 """Training benchmark: the real `train` flow on a 1M-row window vs a plain script doing the same steps without Prefect.
 
 Target: the flow takes at most 1.10x the wall time of the plain script. Both run in this process against the same
-services: a moto S3 endpoint holding the lake, an MLflow server on SQLite proxying artifacts into that bucket, and a
+services: the stack's S3 server holding the lake, an MLflow server on SQLite proxying artifacts into that bucket, and a
 Prefect test harness for the flow. The plain script calls the very same task bodies (`Task.fn`): plan the window from
 the lake, read and split it, fit the mapping and the booster, score the holdout, profile the reference, log and
 register the version with its `challenger` alias. It skips only what exists because of Prefect: loading the blocks
@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import json
 import resource
-import subprocess
 import tempfile
 import time
 import uuid
@@ -27,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from prefect.testing.utilities import prefect_test_harness
-from prefect_aws import AwsCredentials
 
+from bench.local_services import local_services
 from blocks.register import demo_dataset, register_block_types, save_defaults
-from blocks.settings import Settings, process_environment
-from deployments.stack import mlflow_server, s3_server, services
+from blocks.settings import Settings
+from deployments.stack import s3_server, services
 from flows.train import train
 from tasks.contracts.credit import generate
 from tasks.data.ingest import batch_meta
@@ -49,14 +48,6 @@ MIN_ROWS = 20_000  # below this the 4000-row holdout is most of the window
 BATCHES = 10  # 100k-row batches at full scale; the dataset block's window covers all of them
 REPEATS = 3  # alternating pairs; the minimum of each path is reported (two left the ratio at the mercy of noise)
 START = datetime(2024, 1, 1)
-KEY = "bench"  # moto accepts any credentials; these keep the developer's own out of the services
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": KEY,
-    "AWS_SECRET_ACCESS_KEY": KEY,
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/dev/null",
-    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-}
 COMPARED = ("val_auc", "holdout_auc", "best_iteration", "train_rows", "holdout_rows", "reference_rows")
 
 
@@ -65,24 +56,14 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(
             home=Path(home),
-            s3_port=services.free_port(),
+            s3_port=s3_server.free_s3_port(),
             mlflow_port=services.free_port(),
             bucket="driftloop-bench",
         )
-        env = process_environment() | AWS_ENV
-        started: list[subprocess.Popen[bytes]] = []
-        try:
-            for service in (s3_server.service(settings), mlflow_server.service(settings)):
-                started.append(services.start(service, env))
-                services.wait_healthy(service, started[-1])
-            with prefect_test_harness(server_startup_timeout=120):
-                register_block_types()
-                credentials = AwsCredentials(aws_access_key_id=KEY, aws_secret_access_key=KEY)
-                save_defaults(settings, credentials=credentials, overwrite=True)
-                return [_measure(settings, rows)]
-        finally:
-            for process in reversed(started):
-                services.stop(process)
+        with local_services(settings, mlflow=True) as credentials, prefect_test_harness(server_startup_timeout=120):
+            register_block_types()
+            save_defaults(settings, credentials=credentials, overwrite=True)
+            return [_measure(settings, rows)]
 
 
 def _measure(settings: Settings, rows: int) -> dict[str, Any]:

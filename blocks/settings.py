@@ -6,11 +6,12 @@ these settings only seed the blocks' defaults and tell the local stack where to 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,15 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / ".driftloop",
         description="Directory holding all state of the local stack: databases, logs, pid files.",
     )
-    host: str = Field(default="127.0.0.1", description="Address the local stack binds to (loopback only).")
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the local stack binds to. Anything but loopback needs expose_beyond_loopback.",
+    )
+    expose_beyond_loopback: bool = Field(
+        default=False,
+        description="Set to true to bind the local stack to a non-loopback address: every service then answers "
+        "anyone who can reach that address and holds the credentials (README: Security of the local stack).",
+    )
     prefect_port: int = Field(default=4200, description="Port of the local Prefect API and UI.")
     s3_port: int = Field(default=9000, description="Port of the local S3-compatible endpoint.")
     mlflow_port: int = Field(default=5000, description="Port of the local MLflow tracking server.")
@@ -49,6 +58,15 @@ class Settings(BaseSettings):
         description="Flow runs the local worker runs at once. More processes than cores only slow each other, and "
         "on SQLite contend for the local server's write lock.",
     )
+
+    @model_validator(mode="after")
+    def _loopback_unless_acknowledged(self) -> Settings:
+        if not self.expose_beyond_loopback and not _is_loopback(self.host):
+            raise ValueError(
+                f"DRIFTLOOP_HOST={self.host} is not a loopback address: the local stack would answer the network. "
+                "Read the README's 'Security of the local stack', then set DRIFTLOOP_EXPOSE_BEYOND_LOOPBACK=true"
+            )
+        return self
 
     @property
     def resolved_s3_endpoint(self) -> str | None:
@@ -77,3 +95,12 @@ def get_settings() -> Settings:
 def process_environment() -> dict[str, str]:
     """Return a copy of this process's environment, the base for processes the local stack starts."""
     return dict(os.environ)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -15,9 +15,9 @@ from pathlib import Path
 from blocks import names
 from blocks.settings import PROJECT_ROOT, Settings, get_settings
 from deployments.stack import environment, lifecycle, status
+from deployments.stack.environment import stack_api
 from deployments.stack.services import ServiceError
 from deployments.stack.state import StackError
-from deployments.watch.api import prefect_api
 from tasks.platform.errors import DriftloopError
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -63,7 +63,7 @@ def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     from tasks.model.registry import champion_history, describe_move
     from tasks.platform.config import load_dataset
 
-    with prefect_api(settings.prefect_api_url):
+    with stack_api(settings):
         moves = champion_history(load_dataset(args.dataset))
     if not moves:
         print(f"{args.dataset}: no champion yet")

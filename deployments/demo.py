@@ -10,9 +10,9 @@ import subprocess
 from datetime import UTC, datetime
 
 from blocks import names
-from blocks.settings import Settings, process_environment
+from blocks.settings import Settings
+from deployments.stack.environment import stack_api, stack_environment
 from deployments.stack.services import BIN
-from deployments.watch.api import prefect_api
 from deployments.watch.runs import wait_for_runs
 from tasks.model.registry import champion_history, champion_version, describe_move
 from tasks.platform.config import load_dataset
@@ -31,7 +31,7 @@ def run_deployment(settings: Settings, flow: str, **parameters: object) -> None:
     args += ["--watch-interval", "1"]  # the default 5 s poll adds seconds to every step
     for key, value in parameters.items():
         args += ["-p", f"{key}={value}"]
-    env = process_environment() | {"PREFECT_API_URL": settings.prefect_api_url}
+    env = stack_environment(settings)
     subprocess.run(args, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
@@ -105,5 +105,5 @@ def summary(settings: Settings, model: str, started: datetime) -> None:
 
 
 def main(settings: Settings) -> None:
-    with prefect_api(settings.prefect_api_url):
+    with stack_api(settings):
         story(settings)

@@ -1,4 +1,5 @@
-"""Fixtures that start real local services: an S3 endpoint, an MLflow server, and a Prefect test harness.
+"""Fixtures that start real local services: SeaweedFS's S3 gateway and an MLflow server, both requiring the
+credentials generated for the session as the stack's own are, and a Prefect test harness.
 
 Services are session-scoped (they take seconds to start); each test gets its own dataset block and model name, so
 tests never see each other's objects or registry entries.
@@ -6,7 +7,6 @@ tests never see each other's objects or registry entries.
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -18,6 +18,7 @@ from blocks.models import StorageLocation
 from blocks.register import demo_dataset, register_block_types, save_defaults
 from blocks.settings import Settings, process_environment
 from deployments.stack import mlflow_server, s3_server, services
+from deployments.stack.state import LocalCredentials, load_or_create_credentials, prepare_home
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.store import open_store
 
@@ -30,7 +31,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         home=tmp_path_factory.mktemp("driftloop"),
         prefect_port=services.free_port(),
-        s3_port=services.free_port(),
+        s3_port=s3_server.free_s3_port(),
         mlflow_port=services.free_port(),
         postgres_port=services.free_port(),
         bucket="driftloop-test",
@@ -38,14 +39,24 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def aws_env() -> Iterator[dict[str, str]]:
-    """Throwaway credentials for the local S3 endpoint (it accepts any), kept off the developer's real ones."""
+def credentials(settings: Settings) -> LocalCredentials:
+    """The session's generated secrets, made and kept exactly as `driftloop up` makes them."""
+    prepare_home(settings.home)
+    return load_or_create_credentials(settings.home)
+
+
+@pytest.fixture(scope="session")
+def aws_env(credentials: LocalCredentials) -> Iterator[dict[str, str]]:
+    """The session's S3 keys and MLflow login in this process's environment, kept off the developer's real ones."""
     values = {
-        "AWS_ACCESS_KEY_ID": secrets.token_hex(8),
-        "AWS_SECRET_ACCESS_KEY": secrets.token_hex(16),
+        "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "MLFLOW_TRACKING_USERNAME": credentials.mlflow_username,
+        "MLFLOW_TRACKING_PASSWORD": credentials.mlflow_password,
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
     }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in values.items():
@@ -60,9 +71,9 @@ def _run(service: services.Service, env: dict[str, str]) -> subprocess.Popen[byt
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint(settings: Settings, aws_env: dict[str, str]) -> Iterator[str]:
-    """A real S3 endpoint (moto server) on a free loopback port, with the project bucket created."""
-    service = s3_server.service(settings)
+def s3_endpoint(settings: Settings, credentials: LocalCredentials, aws_env: dict[str, str]) -> Iterator[str]:
+    """The stack's S3 server (SeaweedFS) on free loopback ports, keys enforced, with the project bucket created."""
+    service = s3_server.service(settings, credentials)
     process = _run(service, process_environment())
     endpoint = settings.resolved_s3_endpoint
     assert endpoint is not None
@@ -70,13 +81,13 @@ def s3_endpoint(settings: Settings, aws_env: dict[str, str]) -> Iterator[str]:
         Bucket=settings.bucket
     )
     yield endpoint
-    services.stop(process)
+    services.stop(process, service.stop_seconds)
 
 
 @pytest.fixture(scope="session")
-def mlflow_uri(settings: Settings, s3_endpoint: str) -> Iterator[str]:
-    """A real MLflow server on SQLite in a temp dir, proxying artifacts into the test bucket."""
-    process = _run(mlflow_server.service(settings), process_environment())
+def mlflow_uri(settings: Settings, credentials: LocalCredentials, s3_endpoint: str) -> Iterator[str]:
+    """The stack's MLflow server (basic auth) on SQLite in a temp dir, proxying artifacts into the test bucket."""
+    process = _run(mlflow_server.service(settings, credentials), process_environment())
     yield settings.resolved_mlflow_uri
     services.stop(process)
 

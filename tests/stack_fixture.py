@@ -10,16 +10,16 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from blocks.settings import PROJECT_ROOT, Settings, process_environment
-from deployments.stack import services
-from deployments.stack.environment import OWN_PREFIXES, driftloop_variables, prefect_home
-from deployments.watch.api import prefect_api
+from deployments.stack import s3_server, services
+from deployments.stack.environment import OWN_PREFIXES, driftloop_variables, prefect_home, stack_api
+
+__all__ = ["stack_api"]  # tests point their client at the stack with it
 
 
 def new_stack_settings(home: Path, **overrides: Any) -> Settings:
@@ -27,7 +27,7 @@ def new_stack_settings(home: Path, **overrides: Any) -> Settings:
     fields: dict[str, Any] = {
         "home": home,
         "prefect_port": services.free_port(),
-        "s3_port": services.free_port(),
+        "s3_port": s3_server.free_s3_port(),
         "mlflow_port": services.free_port(),
         "postgres_port": services.free_port(),
         "bucket": "driftloop-stack",
@@ -52,11 +52,6 @@ def run_cli(settings: Settings, *arguments: str, timeout: float = 400) -> subpro
         timeout=timeout,
         check=False,
     )
-
-
-def stack_api(settings: Settings) -> AbstractContextManager[None]:
-    """Point this process's Prefect client and events at the stack's API, and back at the harness after."""
-    return prefect_api(settings.prefect_api_url)
 
 
 @pytest.fixture(scope="session")

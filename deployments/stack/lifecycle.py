@@ -53,8 +53,9 @@ def up(settings: Settings, report: Report, project_dir: Path = PROJECT_ROOT, red
 
 def down(settings: Settings, report: Report, purge: bool = False) -> None:
     """Stop every process `up` started (worker first); with `purge`, also delete the home directory."""
+    every = component_services(settings)
     for name in reversed(components()):
-        stopped = stop_recorded(settings.home, name)
+        stopped = stop_recorded(settings.home, name, every[name].stop_seconds)
         report(f"{name}: stopped" if stopped else f"{name}: not running")
     if purge and settings.home.exists():
         if not is_stack_home(settings.home):
@@ -70,17 +71,19 @@ def _start_services(settings: Settings, env: dict[str, str], credentials: LocalC
 
     `up` never stops anything: after a failure, what did start keeps running (see `status`) until `down`.
     """
-    wanted = {name: service for name, service in component_services(settings).items() if name != "worker"}
+    wanted = {name: service for name, service in component_services(settings, credentials).items() if name != "worker"}
     running = {name for name in wanted if recorded_pid(settings.home, name) is not None}
     for name in wanted.keys() - running:
         # Checked for all before starting any, so a taken port leaves nothing half-started.
-        if not services.port_is_free(settings.host, wanted[name].port):
+        taken = wanted[name].taken_ports(settings.host)
+        if taken:
             raise services.ServiceError(
-                f"{name}: port {wanted[name].port} on {settings.host} is already in use; set "
+                f"{name}: port {', '.join(map(str, taken))} on {settings.host} already in use; set "
                 f"DRIFTLOOP_{name.upper()}_PORT to a free port or stop what holds it"
             )
     if "postgres" in wanted.keys() - running:
-        postgres.ensure_cluster(settings)
+        postgres.ensure_cluster(settings, credentials)
+        wanted["postgres"] = postgres.service(settings)  # its directory is known once the cluster exists
     database = {name: wanted.pop(name) for name in ("postgres",) if name in wanted}
     for wave in (database, wanted):
         started = {name: _start(settings, name, wave[name], env) for name in wave if name not in running}
@@ -125,11 +128,12 @@ def _ensure_bucket(settings: Settings, credentials: LocalCredentials) -> None:
     location = StorageLocation(
         bucket=settings.bucket, endpoint_url=settings.resolved_s3_endpoint, region=settings.region, credentials=aws
     )
-    client = open_store(location).client
+    store = open_store(location)
     try:
-        existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
+        existing = {bucket["Name"] for bucket in store.client.list_buckets().get("Buckets", [])}
         if settings.bucket not in existing:
-            client.create_bucket(Bucket=settings.bucket)
+            store.client.create_bucket(Bucket=settings.bucket)
+        store.check_conditional_writes()  # InsecureStore names the store: nothing exactly-once works without them
     except (BotoCoreError, ClientError) as exc:
         raise StackError(
             f"s3: cannot create bucket {settings.bucket!r} at {settings.resolved_s3_endpoint or 'AWS'}: {exc}; "

@@ -14,8 +14,8 @@ from blocks import names
 from blocks.register import register_block_types, save_defaults
 from blocks.settings import Settings
 from deployments.stack import services
+from deployments.stack.environment import stack_api
 from deployments.stack.state import LocalCredentials, StackError
-from deployments.watch.api import prefect_api
 
 
 def save_blocks(settings: Settings, credentials: LocalCredentials) -> list[str]:
@@ -25,7 +25,7 @@ def save_blocks(settings: Settings, credentials: LocalCredentials) -> list[str]:
         aws_secret_access_key=SecretStr(credentials.secret_access_key),
         region_name=settings.region,
     )
-    with prefect_api(settings.prefect_api_url):
+    with stack_api(settings):
         register_block_types()
         # The credentials file is the source of truth: the block always mirrors it.
         aws.save(names.LOCAL_CREDENTIALS, overwrite=True)
@@ -97,9 +97,20 @@ def _deploy_stamp(settings: Settings) -> Path:
     return settings.home / "run" / "deploy.sha256"
 
 
-def service(settings: Settings, database_url: str | None = None) -> services.Service:
-    """The Prefect server, on `database_url` (PostgreSQL) if given, else on SQLite in PREFECT_HOME."""
+def service(
+    settings: Settings, credentials: LocalCredentials | None = None, database_url: str | None = None
+) -> services.Service:
+    """The Prefect server, on `database_url` (PostgreSQL) if given, else on SQLite in PREFECT_HOME.
+
+    Every API call needs the auth string (the UI asks for it once), state-changing calls need a CSRF token (Prefect's
+    clients fetch it), and browsers may call it from the UI's own origin only.
+    """
     database = {"PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url} if database_url else {}
+    locked = {
+        "PREFECT_SERVER_API_AUTH_STRING": credentials.prefect_auth if credentials else "",
+        "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED": "true",
+        "PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": f"http://{settings.host}:{settings.prefect_port}",
+    }
     return services.Service(
         name="prefect",
         command=[
@@ -117,6 +128,7 @@ def service(settings: Settings, database_url: str | None = None) -> services.Ser
         # A few scheduled runs ahead, not 100: the only schedule is the 10-minute ingest safety net, and every
         # pre-created run is rows a SQLite-backed server rewrites (marked Late, rescheduled) under its write lock.
         env=database
+        | locked
         | {"PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "1", "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "3"},
     )
 

@@ -12,22 +12,67 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil  # type: ignore[import-untyped]  # types-psutil is a dev dependency missing from the lock
+import psutil
 
 MARKER = ".driftloop-home"
-CREDENTIALS_FILE = "s3-credentials.json"
+CREDENTIALS_FILE = "credentials.json"
 
 
 class StackError(RuntimeError):
     """A step of the local stack failed; the message names the step or component and its log file."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class LocalCredentials:
-    """Credentials for the local S3 endpoint: it accepts any, so they are random and never committed."""
+    """Every secret of the local stack, generated at the first `up` and kept in `credentials.json` (mode 0600).
+
+    Each service checks its own: S3 keys (SeaweedFS identities), the Prefect auth string, MLflow's admin password and
+    Flask secret, the PostgreSQL password. The repr names no value.
+    """
 
     access_key_id: str
     secret_access_key: str
+    prefect_auth: str = ""
+    mlflow_username: str = "admin"
+    mlflow_password: str = ""
+    mlflow_flask_secret: str = ""
+    postgres_password: str = ""
+
+    def __repr__(self) -> str:
+        return "LocalCredentials(<secrets in credentials.json>)"
+
+    def secrets(self) -> list[str]:
+        """Every generated secret value, for checks that none of them leaks."""
+        return [
+            self.secret_access_key,
+            self.prefect_auth.split(":", 1)[-1],
+            self.mlflow_password,
+            self.mlflow_flask_secret,
+            self.postgres_password,
+        ]
+
+
+def _generate() -> dict[str, str]:
+    # token_urlsafe and token_hex use URL-safe characters only: they go into URLs and auth strings unquoted.
+    return {
+        "access_key_id": secrets.token_hex(10).upper(),
+        "secret_access_key": secrets.token_urlsafe(30),
+        "prefect_auth": f"driftloop:{secrets.token_urlsafe(24)}",
+        "mlflow_username": "admin",
+        "mlflow_password": secrets.token_urlsafe(24),
+        "mlflow_flask_secret": secrets.token_hex(32),
+        "postgres_password": secrets.token_urlsafe(24),
+    }
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only the user can read, atomically: it is created 0600 under a temporary name, then renamed."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    temporary.replace(path)
 
 
 def prepare_home(home: Path) -> None:
@@ -43,15 +88,15 @@ def is_stack_home(home: Path) -> bool:
 
 
 def load_or_create_credentials(home: Path) -> LocalCredentials:
-    """Read the stack's S3 credentials, generating them on first use in a file only the user can read."""
+    """Read the stack's secrets, generating on first use the ones the file lacks (a home from before a secret
+    existed gains it; none is ever replaced, since the services keep what they were first started with)."""
     path = home / CREDENTIALS_FILE
-    if not path.exists():
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    complete = _generate() | {key: value for key, value in stored.items() if value}
+    if complete != stored:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        values = {"access_key_id": secrets.token_hex(10).upper(), "secret_access_key": secrets.token_urlsafe(30)}
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(values, handle)
-    return LocalCredentials(**json.loads(path.read_text()))
+        write_private(path, json.dumps(complete))
+    return LocalCredentials(**complete)
 
 
 def pid_file(home: Path, component: str) -> Path:

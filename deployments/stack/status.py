@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from blocks.settings import Settings
 from deployments.stack import mlflow_server, postgres, prefect_server, s3_server, services, worker
-from deployments.stack.state import recorded_pid
+from deployments.stack.state import LocalCredentials, recorded_pid
 
 
 def components() -> tuple[str, ...]:
@@ -23,12 +23,14 @@ class ComponentStatus:
     healthy: bool
 
 
-def component_services(settings: Settings) -> dict[str, services.Service]:
+def component_services(settings: Settings, credentials: LocalCredentials | None = None) -> dict[str, services.Service]:
+    """Each component's service; with `credentials`, each carries the secrets its server checks (`up` passes them,
+    `status` needs only the addresses)."""
     every = {
         "postgres": postgres.service(settings),
-        "s3": s3_server.service(settings),
-        "mlflow": mlflow_server.service(settings),
-        "prefect": prefect_server.service(settings, postgres.database_url(settings)),
+        "s3": s3_server.service(settings, credentials),
+        "mlflow": mlflow_server.service(settings, credentials),
+        "prefect": prefect_server.service(settings, credentials, postgres.database_url(settings, credentials)),
         "worker": worker.service(settings),
     }
     return {name: every[name] for name in components()}
@@ -43,7 +45,7 @@ def is_healthy(settings: Settings, name: str) -> bool:
 def status(settings: Settings) -> list[ComponentStatus]:
     """Each component with its URL, the pid `up` recorded (None if not running) and whether it answers."""
     urls = {
-        "postgres": postgres.database_url(settings) or "",
+        "postgres": postgres.address(settings),
         "s3": settings.resolved_s3_endpoint or "aws",
         "mlflow": settings.resolved_mlflow_uri,
         "prefect": settings.prefect_api_url,

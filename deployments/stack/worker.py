@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import time
-from datetime import datetime
 
-import requests
+import httpx
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from blocks.settings import Settings
 from deployments.stack import services
+from deployments.stack.environment import stack_api
 from deployments.stack.state import StackError
 
 WORKER_NAME = "driftloop-local"
@@ -25,7 +27,7 @@ def service(settings: Settings) -> services.Service:
             *["--pool", settings.work_pool, "--type", "process", "--name", WORKER_NAME],
             *["--limit", str(settings.worker_limit)],
         ],
-        health_url=f"{settings.prefect_api_url}/work_pools/{settings.work_pool}/workers/filter",
+        health_url=f"{settings.prefect_api_url}/work_pools/{settings.work_pool}",  # read by worker_online, not GET
         log_file=settings.home / "logs" / "worker.log",
         port=0,  # the worker listens on no port; 0 always passes the port check
         env={"PREFECT_WORKER_QUERY_SECONDS": str(poll), "PREFECT_WORKER_PREFETCH_SECONDS": str(max(2 * poll, 1.0))},
@@ -33,19 +35,21 @@ def service(settings: Settings) -> services.Service:
 
 
 def worker_online(settings: Settings, since: float = 0.0) -> bool:
-    """True if the API lists our worker in the pool as ONLINE, with a heartbeat at or after `since` (epoch s)."""
-    url = service(settings).health_url
+    """True if the API lists our worker in the pool as ONLINE, with a heartbeat at or after `since` (epoch s).
+
+    Asked through Prefect's client: it sends the auth string and the CSRF token the locked server wants.
+    """
     try:
-        response = requests.post(url, json={}, timeout=5)
-    except requests.RequestException:
-        return False
-    if response.status_code != 200:
+        with stack_api(settings), get_client(sync_client=True) as client:
+            workers = client.read_workers_for_work_pool(settings.work_pool)
+    except (httpx.HTTPError, ObjectNotFound, PrefectHTTPStatusError):
         return False
     return any(
-        worker["name"] == WORKER_NAME
-        and worker["status"] == "ONLINE"
-        and datetime.fromisoformat(worker["last_heartbeat_time"]).timestamp() >= since
-        for worker in response.json()
+        worker.name == WORKER_NAME
+        and worker.status == "ONLINE"
+        and worker.last_heartbeat_time is not None
+        and worker.last_heartbeat_time.timestamp() >= since
+        for worker in workers
     )
 
 

@@ -6,19 +6,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from prefect.events.worker import EventsWorker
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
 
 @contextmanager
-def prefect_api(url: str) -> Iterator[None]:
-    """Point this process's Prefect client and its events at `url`, and back at the previous API after.
+def prefect_api(url: str, auth_string: str | None = None) -> Iterator[None]:
+    """Point this process's Prefect client and its events at `url` (with the server's auth string), and back at the
+    previous API after.
 
     The events worker is one per process whatever the API URL, and binds the URL when it starts: it is drained on
     entry and on exit, so events (block loads emit some) reach the server that is current, not the first one used.
     """
     EventsWorker.drain_all()
     try:
-        with temporary_settings({PREFECT_API_URL: url}):
+        with temporary_settings({PREFECT_API_URL: url, PREFECT_API_AUTH_STRING: auth_string}):
             yield
     finally:
         EventsWorker.drain_all()

@@ -24,6 +24,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from tasks.model import integrity
 from tasks.model.records import ChallengerRecord, LoadedModel
 from tasks.monitoring.drift import DriftProfile
 from tasks.platform.config import DatasetConfig
@@ -124,6 +125,7 @@ def log_challenger(cfg: DatasetConfig, record: ChallengerRecord) -> str:
     client = client_for(cfg)
     for key, value in record.tags.items():
         client.set_model_version_tag(cfg.model_name, version, key, value)
+    client.set_model_version_tag(cfg.model_name, version, integrity.MANIFEST_TAG, _manifest(cfg, version))
     set_alias(cfg, CHALLENGER, version)
     return version
 
@@ -144,25 +146,44 @@ def _write_files(folder: Path, record: ChallengerRecord) -> None:
     figure.savefig(folder / "feature_importance.png", dpi=100)
 
 
+def forget_loaded_versions() -> None:
+    """Drop this process's cache of loaded versions, so the next load downloads and verifies again."""
+    _load_model.cache_clear()
+    _version_files.cache_clear()
+
+
+def _manifest(cfg: DatasetConfig, version: str) -> str:
+    """The SHA-256 manifest of a version's model files and `driftloop/` files, as registered."""
+    uri = cfg.mlflow.tracking_uri
+    run_id = str(client_for(cfg).get_model_version(cfg.model_name, version).run_id)
+    with tempfile.TemporaryDirectory() as scratch:
+        model = _download(uri, Path(scratch) / "model", artifact_uri=f"models:/{cfg.model_name}/{version}")
+        files = _download(uri, Path(scratch) / "files", run_id=run_id, artifact_path=FILES)
+        return integrity.encode(integrity.manifest_of(model, "model") | integrity.manifest_of(files, FILES))
+
+
 @lru_cache(maxsize=16)
 def _load_model(tracking_uri: str, model_name: str, version: str) -> LoadedModel:
-    run_id = str(MlflowClient(tracking_uri, tracking_uri).get_model_version(model_name, version).run_id)
+    details = MlflowClient(tracking_uri, tracking_uri).get_model_version(model_name, version)
     with tempfile.TemporaryDirectory() as scratch:
-        path = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{model_name}/{version}", dst_path=scratch, tracking_uri=tracking_uri
-        )
-        booster = lgb.Booster(model_file=str(Path(path) / "model.lgb"))
+        path = _download(tracking_uri, Path(scratch), artifact_uri=f"models:/{model_name}/{version}")
+        integrity.verify(path, "model", dict(details.tags), f"model {model_name} v{version}")
+        booster = lgb.Booster(model_file=str(path / "model.lgb"))
     mapping = json.loads((_version_files(tracking_uri, model_name, version) / MAPPING).read_text())
-    return LoadedModel(version=version, booster=booster, mapping=mapping, run_id=run_id)
+    return LoadedModel(version=version, booster=booster, mapping=mapping, run_id=str(details.run_id))
 
 
 @lru_cache(maxsize=16)
 def _version_files(tracking_uri: str, model_name: str, version: str) -> Path:
-    """Download a version's `driftloop/` files once per process into a private temp folder."""
-    run_id = MlflowClient(tracking_uri, tracking_uri).get_model_version(model_name, version).run_id
-    scratch = tempfile.mkdtemp(prefix=f"driftloop-{model_name}-{version}-")
+    """Download a version's `driftloop/` files once per process into a private temp folder, verified."""
+    details = MlflowClient(tracking_uri, tracking_uri).get_model_version(model_name, version)
+    scratch = tempfile.mkdtemp(prefix=f"driftloop-{model_name}-{version}-")  # mode 0700: no one else writes here
     atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # kept while the process may read it again
-    path = mlflow.artifacts.download_artifacts(
-        run_id=run_id, artifact_path=FILES, dst_path=scratch, tracking_uri=tracking_uri
-    )
-    return Path(path)
+    path = _download(tracking_uri, Path(scratch), run_id=str(details.run_id), artifact_path=FILES)
+    integrity.verify(path, FILES, dict(details.tags), f"model {model_name} v{version}")
+    return path
+
+
+def _download(tracking_uri: str, destination: Path, **source: str) -> Path:
+    destination.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return Path(mlflow.artifacts.download_artifacts(**source, dst_path=str(destination), tracking_uri=tracking_uri))

@@ -4,6 +4,8 @@ DriftloopError
 ├── ConfigurationError     a block, contract or parameter is missing or inconsistent
 ├── ContractViolation      a frame breaks its dataset's Pandera contract (never retried)
 ├── CorruptObject          a landed object cannot be read as parquet or CSV (never retried)
+├── IntegrityError         a model version's files differ from their registered SHA-256 manifest (never retried)
+├── InsecureStore          the object store ignores conditional writes, on which every exactly-once rests
 ├── NoChampion             scoring or monitoring needs a champion and there is none yet
 ├── NotEnoughData          a window holds too few labelled rows to train or to hold out
 └── StaleChampion          the champion moved while a promotion was being decided
@@ -32,6 +34,14 @@ class ContractViolation(DriftloopError):
 
 class CorruptObject(DriftloopError):
     """A landed object cannot be read as parquet or CSV."""
+
+
+class IntegrityError(DriftloopError):
+    """A registered version's files do not match the manifest recorded at registration."""
+
+
+class InsecureStore(DriftloopError):
+    """The object store accepted a second `If-None-Match: *` write of one key: conditional writes are ignored."""
 
 
 class NoChampion(DriftloopError):

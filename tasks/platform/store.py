@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,13 @@ from botocore.exceptions import ClientError
 
 from blocks.models import StorageLocation
 from tasks.platform.codec import parquet_bytes
+from tasks.platform.errors import InsecureStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+PROBE_PREFIX = "driftloop/probes/"
+_HONOURS_CONDITIONS: set[tuple[str, str]] = set()  # (endpoint, bucket) probed in this process
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,33 @@ class Store:
         return f"s3://{self.bucket}/{key}"
 
     def put_if_absent(self, key: str, body: bytes) -> bool:
-        """Write `body` only if `key` does not exist yet; True if this call wrote it."""
+        """Write `body` only if `key` does not exist yet; True if this call wrote it.
+
+        The first conditional write to a bucket in a process probes that the store honours the condition at all.
+        """
+        if (self.client.meta.endpoint_url, self.bucket) not in _HONOURS_CONDITIONS:
+            self.check_conditional_writes()
+        return self._put_if_absent(key, body)
+
+    def check_conditional_writes(self) -> None:
+        """Write a probe key twice with `If-None-Match: *`; raise InsecureStore if the second write succeeds.
+
+        Every exactly-once guarantee (ledger, lake batches, claims, history) rests on that refusal.
+        """
+        key = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+        try:
+            accepted_twice = self._put_if_absent(key, b"first") and self._put_if_absent(key, b"second")
+        finally:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        if accepted_twice:
+            raise InsecureStore(
+                f"the object store at {self.client.meta.endpoint_url} (bucket {self.bucket!r}) accepted a second "
+                "If-None-Match: * write of one key: it ignores conditional writes, so driftloop cannot guarantee "
+                "exactly-once ingest, claims or history on it. Use AWS S3, SeaweedFS or a store that honours them."
+            )
+        _HONOURS_CONDITIONS.add((self.client.meta.endpoint_url, self.bucket))
+
+    def _put_if_absent(self, key: str, body: bytes) -> bool:
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
         except ClientError as exc:

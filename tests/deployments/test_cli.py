@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import stat
+import sys
 from pathlib import Path
 
 import psutil
@@ -42,8 +43,19 @@ def test_parser_knows_up_down_status() -> None:
 def test_credentials_are_random_private_and_stable(tmp_path: Path) -> None:
     first = load_or_create_credentials(tmp_path / "a")
     assert first == load_or_create_credentials(tmp_path / "a")
-    assert first != load_or_create_credentials(tmp_path / "b")
-    assert stat.S_IMODE((tmp_path / "a" / "s3-credentials.json").stat().st_mode) == 0o600
+    other = load_or_create_credentials(tmp_path / "b")
+    assert set(first.secrets()).isdisjoint(other.secrets())
+    assert all(len(secret) >= 24 for secret in first.secrets())  # MLflow refuses admin passwords under 12
+    assert stat.S_IMODE((tmp_path / "a" / "credentials.json").stat().st_mode) == 0o600
+    assert not any(secret in repr(first) for secret in first.secrets())
+
+
+def test_a_home_gains_missing_secrets_and_keeps_the_ones_it_has(tmp_path: Path) -> None:
+    (tmp_path / "credentials.json").write_text('{"access_key_id": "KEEP", "secret_access_key": "kept-secret"}')
+    credentials = load_or_create_credentials(tmp_path)
+    assert (credentials.access_key_id, credentials.secret_access_key) == ("KEEP", "kept-secret")
+    assert credentials.prefect_auth.startswith("driftloop:") and credentials.postgres_password
+    assert load_or_create_credentials(tmp_path) == credentials
 
 
 def test_environment_replaces_ambient_prefect_and_aws_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,7 +77,18 @@ def test_env_prints_shell_exports_for_the_stack(tmp_path: Path) -> None:
     exported = dict(line.removeprefix("export ").split("=", 1) for line in printed.stdout.splitlines())
     assert list(exported) == list(environment.SHELL_VARIABLES)
     assert exported["PREFECT_API_URL"] == settings.prefect_api_url
-    assert exported["AWS_ACCESS_KEY_ID"] == load_or_create_credentials(tmp_path).access_key_id
+    credentials = load_or_create_credentials(tmp_path)
+    assert exported["AWS_ACCESS_KEY_ID"] == credentials.access_key_id
+    assert exported["PREFECT_API_AUTH_STRING"] == credentials.prefect_auth
+    assert exported["MLFLOW_TRACKING_PASSWORD"] == credentials.mlflow_password
+    assert exported["MLFLOW_TRACKING_URI"] == settings.resolved_mlflow_uri  # no userinfo: clients print the URI
+    assert exported["PATH"].split(":")[0] == str(Path(sys.executable).parent)
+
+
+def test_the_stack_binds_to_loopback_unless_told_otherwise(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a loopback address"):
+        new_stack_settings(tmp_path, host="0.0.0.0")
+    assert new_stack_settings(tmp_path, host="0.0.0.0", expose_beyond_loopback=True).host == "0.0.0.0"
 
 
 def test_deploy_fingerprint_follows_prefect_yaml_and_flows(tmp_path: Path) -> None:
@@ -122,7 +145,7 @@ def test_bad_endpoint_names_s3_and_down_stops_what_started(tmp_path: Path) -> No
     assert "s3: stopped" in stopped.stdout
     assert not any(_running(pid) for pid in pids.values())
     assert all(services.port_is_free(settings.host, port) for port in (settings.s3_port, settings.mlflow_port))
-    assert (settings.home / "s3-credentials.json").exists()
+    assert (settings.home / "credentials.json").exists()
 
     purged = run_cli(settings, "down", "--purge")
     assert purged.returncode == 0, purged.stderr

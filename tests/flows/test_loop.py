@@ -17,7 +17,8 @@ from prefect.deployments import run_deployment
 
 from blocks import names
 from blocks.register import demo_dataset
-from blocks.settings import Settings, process_environment
+from blocks.settings import Settings
+from deployments.stack.environment import stack_environment
 from deployments.watch.events import events_since, wait_for_events
 from deployments.watch.runs import wait_for_runs
 from tasks.model.registry import champion_version
@@ -141,7 +142,7 @@ def test_a_burst_of_drift_events_makes_one_retrain_and_one_decision(api: Setting
     since = datetime.now(UTC)
 
     # when: twenty drift events for its model arrive within a second, from another process
-    env = process_environment() | {"PREFECT_API_URL": api.prefect_api_url}
+    env = stack_environment(api)
     subprocess.run([sys.executable, "-c", BURST, cfg.name, cfg.model_name, champion], check=True, env=env, timeout=120)
 
     # then: one retrain trains and decides; every other run the burst caused is visibly deduplicated

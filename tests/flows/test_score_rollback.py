@@ -11,9 +11,9 @@ from flows.score import score
 from flows.train import train
 from tasks.data.lake import BatchMeta, predictions_key
 from tasks.data.lake_io import list_batches, read_batch, write_batch
-from tasks.model.registry import champion_history, champion_version
+from tasks.model.registry import champion_history, champion_version, client_for, forget_loaded_versions
 from tasks.platform.config import DatasetConfig
-from tasks.platform.errors import ContractViolation, NoChampion
+from tasks.platform.errors import ContractViolation, IntegrityError, NoChampion
 from tests.flows.test_train_promote import land, with_window
 
 pytestmark = pytest.mark.integration
@@ -60,3 +60,22 @@ def test_scoring_a_batch_out_of_contract_fails_before_the_model(dataset: Dataset
     with pytest.raises(ContractViolation, match="region"):
         score(dataset=dataset.name, batch_id="drifted-columns")
     assert not dataset.store.exists(predictions_key(dataset.name, "1", "drifted-columns"))
+
+
+def test_a_tampered_model_file_is_refused_and_nothing_is_scored(dataset: DatasetConfig) -> None:
+    batches = land(dataset, 6)
+    promote(dataset=dataset.name, challenger_version=train(dataset=dataset.name))
+    client = client_for(dataset)
+    experiment = client.get_experiment_by_name(dataset.experiment)
+    assert experiment is not None
+    (model_key,) = [
+        key for key in dataset.store.list_keys(f"mlflow/{experiment.experiment_id}/") if key.endswith("/model.lgb")
+    ]
+    body = bytearray(dataset.store.get(model_key))
+    body[len(body) // 2] ^= 0x01  # one bit of one byte
+    dataset.store.put(model_key, bytes(body))
+    forget_loaded_versions()
+
+    with pytest.raises(IntegrityError, match=r"model credit-risk-credit-\w+ v1: model/model.lgb does not match"):
+        score(dataset=dataset.name)
+    assert not dataset.store.exists(predictions_key(dataset.name, "1", batches[-1]))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
+from blocks.models import StorageLocation
 from tasks.platform.config import DatasetConfig
-from tasks.platform.store import forget_clients, open_store
+from tasks.platform.errors import InsecureStore
+from tasks.platform.store import PROBE_PREFIX, forget_clients, open_store
 
 pytestmark = pytest.mark.integration
 
@@ -41,3 +46,40 @@ def test_stores_of_one_location_share_one_client_until_forgotten(dataset: Datase
     assert other.client is not first.client and other.storage_options["aws_region"] == "eu-west-1"
     forget_clients()
     assert open_store(dataset.storage).client is not first.client
+
+
+def test_the_probe_passes_on_the_stack_store_and_leaves_nothing(dataset: DatasetConfig) -> None:
+    dataset.store.check_conditional_writes()
+    assert dataset.store.list_keys(PROBE_PREFIX) == []
+
+
+class _IgnoresConditions(BaseHTTPRequestHandler):
+    """An S3 endpoint that stores nothing and accepts every PUT, If-None-Match or not: what the probe must refuse."""
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("ETag", '"0"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_DELETE(self) -> None:
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_a_store_that_ignores_conditional_writes_is_refused_by_name(aws_env: dict[str, str]) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _IgnoresConditions)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        store = open_store(StorageLocation(bucket="lenient", endpoint_url=endpoint))
+        with pytest.raises(InsecureStore, match=rf"object store at {endpoint} \(bucket 'lenient'\) accepted a second"):
+            store.put_if_absent("lake/credit/ledger/x.json", b"{}")
+    finally:
+        server.shutdown()
+        server.server_close()
