@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from blocks import names
 from blocks.settings import PROJECT_ROOT, Settings, get_settings
 from deployments.stack import environment, lifecycle, status
@@ -103,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Command = args.handler
     try:
         return handler(args, get_settings())
-    except (ServiceError, StackError, DriftloopError) as exc:
+    except (ServiceError, StackError, DriftloopError, ValidationError) as exc:  # ValidationError: DRIFTLOOP_* settings
         print(f"driftloop {args.command} failed: {exc}", file=sys.stderr)
         return 1
 

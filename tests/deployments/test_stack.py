@@ -26,6 +26,7 @@ from blocks.register import BLOCK_TYPES
 from blocks.settings import PROJECT_ROOT, Settings
 from deployments.stack import postgres, status
 from deployments.stack.environment import prefect_home
+from deployments.stack.state import load_or_create_credentials
 from deployments.stack.worker import WORKER_NAME
 from deployments.watch.runs import wait_until
 from tasks.platform.store import open_store
@@ -66,18 +67,17 @@ def test_storage_block_reaches_the_bucket_with_generated_credentials(local_stack
 
 
 def test_mlflow_logs_a_run_and_proxies_its_artifact_into_the_bucket(local_stack: Settings) -> None:
-    client = MlflowClient(tracking_uri=local_stack.resolved_mlflow_uri)
-    experiment_id = client.create_experiment(f"stack-{uuid.uuid4().hex[:8]}")
-    run = client.create_run(experiment_id)
-    client.log_metric(run.info.run_id, "auc", 0.81)
-    client.log_text(run.info.run_id, "artifact body", "notes/hello.txt")
-    client.set_terminated(run.info.run_id)
-
-    read = client.get_run(run.info.run_id)
+    with stack_api(local_stack):
+        client = MlflowClient(tracking_uri=local_stack.resolved_mlflow_uri)
+        experiment_id = client.create_experiment(f"stack-{uuid.uuid4().hex[:8]}")
+        run = client.create_run(experiment_id)
+        client.log_metric(run.info.run_id, "auc", 0.81)
+        client.log_text(run.info.run_id, "artifact body", "notes/hello.txt")
+        client.set_terminated(run.info.run_id)
+        read = client.get_run(run.info.run_id)
+        store = open_store(StorageLocation.load(names.STORAGE))
     assert read.data.metrics == {"auc": 0.81}
     assert read.info.status == "FINISHED"
-    with stack_api(local_stack):
-        store = open_store(StorageLocation.load(names.STORAGE))
     stored = [key for key in store.list_keys("mlflow/") if key.endswith(f"{run.info.run_id}/artifacts/notes/hello.txt")]
     assert len(stored) == 1
     assert store.get(stored[0]) == b"artifact body"
@@ -104,7 +104,8 @@ def test_the_server_keeps_its_state_in_postgres_where_installed(local_stack: Set
     if postgres.available() and bin_dir is not None:
         address = ["-h", local_stack.host, "-p", str(local_stack.postgres_port), "-U", postgres.OWNER]
         psql = [str(bin_dir / "psql"), *address, "-d", postgres.DATABASE, "-tAc", query]
-        count = int(subprocess.run(psql, capture_output=True, text=True, check=True).stdout)
+        password = {"PGPASSWORD": load_or_create_credentials(local_stack.home).postgres_password}
+        count = int(subprocess.run(psql, capture_output=True, text=True, check=True, env=password).stdout)
     else:
         with sqlite3.connect(Path(prefect_home(local_stack)) / "prefect.db") as database:
             count = database.execute(query).fetchone()[0]
