@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from tasks.data.lake import BatchMeta
 from tasks.platform.codec import parquet_bytes
-from tasks.platform.contract import Columns, validate
+from tasks.platform.contract import MAX_FAILURE_SAMPLES, Columns, type_text, validate
 from tasks.platform.errors import ContractViolation, CorruptObject
 
 Outcome = Literal["ingested", "quarantined", "duplicate", "already_handled"]
@@ -37,14 +37,17 @@ class IngestOutcome(BaseModel):
 
 
 def parse_object(key: str, body: bytes) -> pl.DataFrame:
-    """Read a landed object as parquet (by extension or magic bytes) or CSV; anything unreadable is CorruptObject."""
+    """Read a landed object as parquet (by extension or magic bytes) or CSV (all text); anything unreadable is
+    CorruptObject."""
     if not body:
         raise CorruptObject(f"{key} is empty")
     as_parquet = is_parquet(key, body)
     try:
         if as_parquet:
             return pl.read_parquet(io.BytesIO(body))
-        return pl.read_csv(io.BytesIO(body), try_parse_dates=True)
+        # Every CSV column as text: inferred types lose leading zeros and fail on a float after integral first rows.
+        # `conform` types them as the contract declares.
+        return pl.read_csv(io.BytesIO(body), infer_schema=False)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         kind = "parquet" if as_parquet else "CSV"
         raise CorruptObject(f"{key} is not readable {kind}: {type(exc).__name__}: {exc}") from exc
@@ -64,9 +67,23 @@ def lake_parquet(key: str, body: bytes, parsed: pl.DataFrame, validated: pl.Data
 
 
 def conform(frame: pl.DataFrame, contract: type[pa.DataFrameModel]) -> pl.DataFrame:
-    """Validate against the contract, checking column names first: Pandera's lazy mode still runs dataframe-wide
-    checks on a frame missing their columns, and polars then raises ColumnNotFoundError instead of a report."""
+    """Type the frame's text as the contract declares, then validate it. Column names and text that does not parse
+    are reported first, together: Pandera's lazy mode still runs dataframe-wide checks on a frame missing their
+    columns (polars then raises ColumnNotFoundError instead of a report), and Pandera's own coercion of text names
+    the whole frame instead of the column, and then fails every other check on that column too."""
     schema = contract.to_schema()
+    typed = type_text(frame, schema)
+    uncast, samples = _uncast(frame, typed)
+    checks = _column_checks(frame, schema) + uncast
+    if checks:
+        failures = sum(c["count"] for c in checks)
+        summary = {"rows": frame.height, "failures": failures, "checks": checks, "samples": samples}
+        named = "; ".join(f"{c['check']} on {c['column']} ({c['count']})" for c in checks)
+        raise ContractViolation(f"{failures} contract failures in {frame.height} rows: {named}", summary)
+    return validate(frame.with_columns(typed) if typed else frame, contract)
+
+
+def _column_checks(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> list[dict[str, Any]]:
     checks = [
         {"check": "column_in_dataframe", "column": name, "count": 1}
         for name, column in schema.columns.items()
@@ -76,11 +93,28 @@ def conform(frame: pl.DataFrame, contract: type[pa.DataFrameModel]) -> pl.DataFr
         checks += [
             {"check": "column_in_schema", "column": c, "count": 1} for c in frame.columns if c not in schema.columns
         ]
-    if checks:
-        summary = {"rows": frame.height, "failures": len(checks), "checks": checks, "samples": []}
-        named = "; ".join(f"{c['check']} on {c['column']}" for c in checks)
-        raise ContractViolation(f"{len(checks)} column failures: {named}", summary)
-    return validate(frame, contract)
+    return checks
+
+
+def _uncast(frame: pl.DataFrame, typed: list[pl.Series]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A `coerce_dtype(<type>)` check, with its count, per column whose text did not all parse (a value that was text
+    and is null once typed), and a bounded sample of those values with their row numbers."""
+    checks: list[dict[str, Any]] = []
+    samples: list[dict[str, Any]] = []
+    for parsed in typed:
+        text = frame.get_column(parsed.name)
+        failed = text.is_not_null() & parsed.is_null()
+        count = int(failed.sum())
+        if count:
+            check = f"coerce_dtype('{parsed.dtype}')"
+            checks.append({"check": check, "column": text.name, "count": count})
+            rows = failed.arg_true().head(MAX_FAILURE_SAMPLES - len(samples))
+            values = text.gather(rows).to_list()
+            samples += [
+                {"column": text.name, "check": check, "failure_case": v, "index": i}
+                for v, i in zip(values, rows.to_list(), strict=True)
+            ]
+    return checks, samples
 
 
 def violation_summary(exc: ContractViolation | CorruptObject) -> dict[str, Any]:

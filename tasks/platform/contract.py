@@ -1,4 +1,5 @@
-"""The data contract: load a dataset's Pandera model, validate frames against it, derive the feature columns.
+"""The data contract: load a dataset's Pandera model, type text as it declares, validate frames against it, derive
+the feature columns.
 
 Ingest, train, score and monitor all go through here, so training and serving cannot drift apart.
 """
@@ -17,6 +18,9 @@ from tasks.platform.errors import ConfigurationError, ContractViolation
 from tasks.platform.specs import DatasetFields
 
 MAX_FAILURE_SAMPLES = 20
+# ISO 8601 as producers write it, most common first: with seconds (and any fraction), with minutes, a date alone;
+# each naive or with an offset (Z, +02:00, +0200).
+ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M%#z", "%Y-%m-%d")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,62 @@ def validate(frame: pl.DataFrame, contract: type[pa.DataFrameModel]) -> pl.DataF
         summary = summarise_failures(cases, frame.height, fallback=str(exc))
         raise ContractViolation(_describe(summary), summary) from exc
     return validated
+
+
+def type_text(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> list[pl.Series]:
+    """The text columns the contract declares, with coercion, as another type (all of a CSV's; a parquet's times or
+    numbers written as strings), parsed as that type: null where a value does not parse, so a caller can count the
+    failures per column. Only dtypes are compared, so a frame whose types already match costs no pass over its rows."""
+    typed = []
+    for name, column in schema.columns.items():
+        if name not in frame.columns or frame.schema[name] != pl.String or not (schema.coerce or column.coerce):
+            continue
+        declared = column.dtype.type  # a polars class (Int64) or instance (Datetime('us'))
+        if declared.is_nested():  # text cannot hold a list or struct; Pandera reports it
+            continue
+        parsed = _from_text(frame.get_column(name), declared() if isinstance(declared, type) else declared)
+        if parsed is not None:
+            typed.append(parsed.alias(name))
+    return typed
+
+
+def _from_text(text: pl.Series, target: pl.DataType) -> pl.Series | None:
+    """`text` as `target`, vectorised, null where a value does not parse; None for a type left to Pandera."""
+    if isinstance(target, pl.Datetime):
+        return _parse_datetime(text, target)
+    if isinstance(target, pl.Date):
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    if isinstance(target, pl.Time):
+        return text.str.to_time("%H:%M:%S%.f", strict=False)
+    if isinstance(target, pl.Boolean):  # polars casts no text to Boolean; CSV writers spell it true/false
+        return text.str.to_lowercase().replace_strict({"true": True, "false": False}, default=None, return_dtype=target)
+    if target.is_numeric() or isinstance(target, (pl.Categorical, pl.Enum)):
+        return text.cast(target, strict=False)
+    return None
+
+
+def _parse_datetime(text: pl.Series, target: pl.Datetime) -> pl.Series:
+    """ISO 8601 text in the target's time unit and zone. The next format is tried only while some values are still
+    unparsed, so a column written in one format (the usual case) costs one parse."""
+    iso = text.str.replace(" ", "T", literal=True, n=1)  # ISO 8601 lets a space stand for the T
+
+    def attempt(fmt: str) -> pl.Series:
+        return _in_zone(iso.str.to_datetime(fmt, time_unit=target.time_unit, strict=False), target.time_zone)
+
+    parsed = attempt(ISO_FORMATS[0])
+    for fmt in ISO_FORMATS[1:]:
+        if parsed.null_count() == text.null_count():
+            break
+        parsed = parsed.zip_with(parsed.is_not_null(), attempt(fmt))
+    return parsed
+
+
+def _in_zone(parsed: pl.Series, zone: str | None) -> pl.Series:
+    """A time parsed with an offset (polars gives it in UTC) is converted to `zone`, or to naive UTC when the contract
+    has none; a naive time is taken to be in `zone` (a local time that does not exist there does not parse)."""
+    if isinstance(parsed.dtype, pl.Datetime) and parsed.dtype.time_zone is not None:
+        return parsed.dt.convert_time_zone(zone) if zone else parsed.dt.replace_time_zone(None)
+    return parsed.dt.replace_time_zone(zone, ambiguous="null", non_existent="null") if zone else parsed
 
 
 def summarise_failures(cases: pl.DataFrame, rows: int, fallback: str | None = None) -> dict[str, Any]:

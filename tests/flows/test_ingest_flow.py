@@ -119,6 +119,28 @@ def test_same_bytes_twice_and_reruns_give_one_batch(dataset: DatasetConfig) -> N
     assert len(poll_events(name, BATCH_INGESTED, 1, linger=6)) == 1
 
 
+def test_iso_timestamp_strings_are_typed_and_uncoercible_text_is_a_named_failure(dataset: DatasetConfig) -> None:
+    name, store = dataset.name, dataset.store
+    frame = generate(200, seed=7, start=datetime(2026, 5, 1))
+    iso = frame.with_columns(pl.col("applied_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    typed, bad = f"{landing_prefix(name)}iso-times.parquet", f"{landing_prefix(name)}ages.csv"
+    store.put(typed, parquet_bytes(iso))
+    store.put(bad, _csv(frame.with_columns(frame["age"].cast(pl.String).scatter([5, 150], "n/a"))))
+
+    state, outcomes = run_ingest(name)
+
+    assert state.is_failed() and bad in (state.message or "") and typed not in (state.message or "")
+    by_key = {o.key: o for o in outcomes}
+    assert (by_key[typed].outcome, by_key[typed].rows) == ("ingested", 200)
+    assert read_batch(store, name, by_key[typed].batch_id).equals(frame)  # datetimes in the lake, not text
+    meta = list_batches(store, name)[0]
+    assert (meta.event_time_min, meta.event_time_max) == (frame["applied_at"].min(), frame["applied_at"].max())
+    assert by_key[bad].outcome == "quarantined" and (by_key[bad].reason or "").startswith("contract violation")
+    errors = store.get_json(quarantine_prefix(name, by_key[bad].batch_id) + "errors.json")
+    assert [(c["check"], c["column"], c["count"]) for c in errors["checks"]] == [("coerce_dtype('Int64')", "age", 2)]
+    assert [(s["failure_case"], s["index"]) for s in errors["samples"]] == [("n/a", 5), ("n/a", 150)]
+
+
 def test_concurrent_ingests_of_one_object_write_one_batch_and_one_event(dataset: DatasetConfig) -> None:
     name, store = dataset.name, dataset.store
     key = f"{landing_prefix(name)}race.parquet"
