@@ -80,8 +80,9 @@ def _versus_evidently(rows: int, columns: Columns, policy: DriftPolicy) -> tuple
     baseline = run_seconds + dict_seconds
     notes = (
         f"current = shift {SHIFT}, other seeds; {len(features)} features ({len(columns.numeric)} numeric "
-        f"{policy.numeric_method} >= {policy.numeric_threshold}, {len(columns.categorical)} categorical "
-        f"{policy.categorical_method} >= {policy.categorical_threshold}), no predictions/labels; "
+        f"{policy.numeric_method} >= {policy.method_threshold(policy.numeric_method)}, {len(columns.categorical)} "
+        f"categorical {policy.categorical_method} >= {policy.method_threshold(policy.categorical_method)}), "
+        "no predictions/labels; "
         f"fast = median of {REPEATS} check_drift runs (min {min(timings):.3f} s, max {max(timings):.3f} s), "
         f"profile fitted once from the reference in {profile_seconds:.3f} s (not timed); "
         f"evidently = DataDriftPreset on the same rows, Dataset.from_pandas + Report.run {run_seconds:.1f} s + "

@@ -40,9 +40,18 @@ class DriftProfile(BaseModel):
     columns: list[ColumnProfile]
     prediction: ColumnProfile | None = None
     reference_auc: float | None = None
+    reference_auc_se: float | None = Field(
+        default=None, description="Standard error of reference_auc; None: taken as exact (profiles before it)."
+    )
 
 
 class ColumnDrift(BaseModel):
+    """One column's verdict: drifted by its distance (score >= threshold) or by a rise in its share of nulls.
+
+    The distance compares the non-null values only; a column with none left scores 0.0 and `null_share_drifted`
+    says why that is no comfort.
+    """
+
     column: str
     kind: str
     method: str
@@ -51,14 +60,27 @@ class ColumnDrift(BaseModel):
     drifted: bool
     null_share_reference: float
     null_share_current: float
+    null_share_drifted: bool = False  # default: summaries persisted before the null-share rule
 
 
 class Performance(BaseModel):
+    """The performance rule on a batch's labelled rows: drifted when, at `confidence`, the ROC AUC fell more than
+    `threshold` below the reference, i.e. `drop_lower_bound` > `threshold`. Too few positives or negatives, or no
+    reference AUC, make it `inconclusive`: recorded, never drift. Fields defaulting to None predate the rule."""
+
     labelled_rows: int
+    positives: int | None = None
+    negatives: int | None = None
     current_auc: float | None
     reference_auc: float | None
     drop: float | None
+    standard_error: float | None = Field(
+        default=None, description="Of the drop: current_auc's DeLong error, plus the reference's when profiled."
+    )
+    confidence: float | None = None
+    drop_lower_bound: float | None = Field(default=None, description="At `confidence`, the AUC fell at least this.")
     threshold: float
+    inconclusive: bool = False
     drifted: bool
 
 

@@ -40,13 +40,15 @@ def bounded_sample(frame: pl.DataFrame, rows: int, seed: int = SAMPLE_SEED) -> p
 
 def drift_preset(columns: Columns, policy: DriftPolicyFields) -> Report:
     """Evidently's DataDriftPreset over the feature columns with the policy's methods and thresholds: the same
-    statistics as the fast engine, so the human report agrees with the verdict."""
+    statistics as the fast engine, so the human report agrees with the verdict. Evidently takes one threshold per
+    column kind; each kind gets the threshold of the method the policy chose for it. (The null-share and
+    performance rules are the engine's own: Evidently's per-column verdicts see only the distances.)"""
     preset = DataDriftPreset(
         columns=list(columns.features),
         num_method=policy.numeric_method,
         cat_method=policy.categorical_method,
-        num_threshold=policy.numeric_threshold,
-        cat_threshold=policy.categorical_threshold,
+        num_threshold=policy.method_threshold(policy.numeric_method),
+        cat_threshold=policy.method_threshold(policy.categorical_method),
         drift_share=policy.drift_share,
     )
     return Report([preset], include_tests=True)

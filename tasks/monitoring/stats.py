@@ -56,7 +56,7 @@ def non_null(series: pl.Series) -> tuple[np.ndarray, float]:
     """Float values without nulls or NaNs, and the share of rows that were missing."""
     values = series.cast(pl.Float64).to_numpy()
     kept = values[~np.isnan(values)]
-    return kept, 1.0 - kept.size / max(series.len(), 1)
+    return kept, missing_share(kept.size, series.len())
 
 
 def category_counts(series: pl.Series) -> tuple[dict[str, int], float]:
@@ -64,7 +64,12 @@ def category_counts(series: pl.Series) -> tuple[dict[str, int], float]:
     text = series.cast(pl.String).drop_nulls()
     counts = text.value_counts(sort=True)
     shares = dict(zip(counts[text.name].to_list(), counts["count"].to_list(), strict=True))
-    return shares, 1.0 - text.len() / max(series.len(), 1)
+    return shares, missing_share(text.len(), series.len())
+
+
+def missing_share(kept: int, rows: int) -> float:
+    """Share of rows without a value; an empty batch misses nothing (it must not read as 100% null)."""
+    return 1.0 - kept / rows if rows else 0.0
 
 
 def fine_counts(values: np.ndarray, grid: np.ndarray) -> np.ndarray:

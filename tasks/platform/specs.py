@@ -47,24 +47,95 @@ class DriftPolicyFields(BaseModel):
         default="wasserstein",
         description="Distance for numeric columns: Wasserstein-1 normalised by the reference std (Evidently's formula, "
         "so its report agrees by construction), or PSI over reference-decile bins. p-value tests flag everything at "
-        "1M rows.",
-    )
-    numeric_threshold: float = Field(
-        default=0.1, gt=0, description="A numeric column drifts at or above this (0.1 for wasserstein, ~0.2 for psi)."
+        "1M rows. Its threshold is the method's own field below.",
     )
     categorical_method: Literal["jensenshannon", "psi"] = Field(
-        default="jensenshannon", description="Distance for categorical and boolean columns."
+        default="jensenshannon",
+        description="Distance for categorical and boolean columns. Its threshold is the method's own field below.",
     )
-    categorical_threshold: float = Field(default=0.1, gt=0, description="A categorical column drifts at or above this.")
+    wasserstein_threshold: float = Field(
+        default=0.1,
+        gt=0,
+        description="A column compared by Wasserstein-1 (in reference standard deviations) drifts at or above this.",
+    )
+    psi_threshold: float = Field(
+        default=0.2,
+        gt=0,
+        description="A column compared by PSI (numeric or categorical) drifts at or above this; 0.1 is the usual "
+        "'moderate' and 0.2 the usual 'significant' shift.",
+    )
+    jensenshannon_threshold: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="A column compared by Jensen-Shannon distance (natural log, at most 0.83) drifts at or above this.",
+    )
     drift_share: float = Field(
         default=0.25, gt=0, le=1, description="The batch drifts when this share of feature columns drift."
     )
+    null_share_increase: float = Field(
+        default=0.2,
+        gt=0,
+        lt=1,
+        description="A column drifts, and so does the batch, when its share of nulls is more than this above the "
+        "reference's (0.2: 2% -> 23%). A column that turns entirely null always drifts.",
+    )
     performance_drop: float = Field(
-        default=0.05, gt=0, description="Labelled batches: ROC AUC this far below the reference AUC is drift."
+        default=0.02,
+        gt=0,
+        lt=1,
+        description="Labelled batches: the batch drifts when its ROC AUC is below the reference AUC by more than "
+        "this, with the confidence below (the drop's one-sided lower bound must exceed it, so small noisy batches do "
+        "not alarm).",
+    )
+    performance_confidence: float = Field(
+        default=0.975,
+        gt=0.5,
+        lt=1,
+        description="Confidence of the AUC drop's lower bound (DeLong standard error of the batch's AUC). Higher: "
+        "fewer false alarms on small batches, real drops need more labelled rows to be caught.",
+    )
+    min_positives: int = Field(
+        default=30,
+        ge=1,
+        description="Labelled batches with fewer positive labels than this leave the performance rule inconclusive "
+        "(recorded, never drift).",
+    )
+    min_negatives: int = Field(
+        default=30,
+        ge=1,
+        description="Labelled batches with fewer negative labels than this leave the performance rule inconclusive "
+        "(recorded, never drift).",
     )
     report_rows: int = Field(default=5000, ge=100, description="Seeded sample size for the Evidently report.")
-    retrain_budget: int = Field(default=3, ge=1, description="At most this many retrains per model per period.")
+    retrain_budget: int = Field(
+        default=3, ge=1, description="At most this many retrain attempts per model per period, failed ones included."
+    )
     budget_period_hours: float = Field(default=24.0, gt=0, description="Length of the retrain budget period.")
+    retry_backoff_minutes: float = Field(
+        default=60.0,
+        ge=0,
+        description="After a rejected or failed retrain, the champion's drift episode reopens this long after.",
+    )
+    retry_after_rows: int = Field(
+        default=20000,
+        ge=0,
+        description="...or sooner, once this many new labelled rows were ingested after the attempt ended.",
+    )
+    attempt_lease_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        description="A retrain attempt holds its episode this long; one whose process died frees it when this ends.",
+    )
+
+    def method_threshold(self, method: Literal["psi", "wasserstein", "jensenshannon"]) -> float:
+        """The threshold of a distance method, whichever kind of column it compares."""
+        thresholds = {
+            "psi": self.psi_threshold,
+            "wasserstein": self.wasserstein_threshold,
+            "jensenshannon": self.jensenshannon_threshold,
+        }
+        return thresholds[method]
 
 
 class PromotionPolicyFields(BaseModel):

@@ -1,7 +1,8 @@
 """The fast engine and Evidently's DataDriftPreset agree per column over the simulator's scenarios.
 
 Both run on the same full frames with the default policy's methods and thresholds (normalised Wasserstein for
-numeric columns, Jensen-Shannon for categorical ones), so their scores are the same statistic computed two ways.
+numeric columns, Jensen-Shannon for categorical ones), so their scores are the same statistic computed two ways;
+each method's threshold reaches Evidently as the threshold of the column kind that uses it.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def test_scores_are_the_same_statistic(comparisons: list[tuple[str, DriftVerdict
         theirs = {c.column: c for c in report.columns}
         for ours in verdict.columns:
             assert ours.method == theirs[ours.column].method
+            assert ours.threshold == theirs[ours.column].threshold
             assert ours.score == pytest.approx(theirs[ours.column].score, rel=0.05, abs=0.005), ours.column
 
 
@@ -80,6 +82,28 @@ def test_both_engines_are_quiet_on_baseline_and_loud_on_sudden_shift(
             assert not verdict.drifted and report.drift_share == 0.0
         if name.startswith("covariate_shift_sudden"):
             assert verdict.drifted and report.drift_share >= policy.drift_share
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        DriftPolicy(numeric_method="psi", categorical_method="psi", psi_threshold=0.15, wasserstein_threshold=0.3),
+        DriftPolicy(wasserstein_threshold=0.12, jensenshannon_threshold=0.07, psi_threshold=0.5),
+    ],
+)
+def test_evidently_gets_each_method_s_own_threshold(columns: Columns, policy: DriftPolicy) -> None:
+    reference, current = generate(1000, seed=21, start=EPOCH), generate(1000, seed=22, start=EPOCH, shift=1.0)
+
+    verdict = check_drift(current, fit_profile(reference, columns), policy)
+    report = evidently_drift(reference, current, columns, policy)
+
+    ours = {c.column: (c.method, c.threshold) for c in verdict.columns}
+    theirs = {c.column: (c.method, c.threshold) for c in report.columns}
+    assert ours == theirs
+    assert {threshold for _, threshold in ours.values()} == {
+        policy.method_threshold(policy.numeric_method),
+        policy.method_threshold(policy.categorical_method),
+    }
 
 
 def test_report_sample_is_bounded_and_seeded(columns: Columns) -> None:
