@@ -62,15 +62,15 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:
-    from tasks.model.registry import champion_history, describe_move
+    from tasks.model import champions, history
     from tasks.platform.config import load_dataset
 
     with stack_api(settings):
-        moves = champion_history(load_dataset(args.dataset))
+        moves = champions.moves(history.read_log(load_dataset(args.dataset)))
     if not moves:
         print(f"{args.dataset}: no champion yet")
     for move in moves:
-        print(describe_move(move))
+        print(move.describe())
     return 0
 
 

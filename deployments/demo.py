@@ -14,7 +14,8 @@ from blocks.settings import Settings
 from deployments.stack.environment import stack_api, stack_environment
 from deployments.stack.services import BIN
 from deployments.watch.runs import wait_for_runs
-from tasks.model.registry import champion_history, champion_version, describe_move
+from tasks.model import champions, history
+from tasks.model.registry import champion_version
 from tasks.platform.config import load_dataset
 
 DATASET = names.DEMO_DATASET
@@ -92,8 +93,8 @@ def story(settings: Settings) -> None:
 def summary(settings: Settings, model: str, started: datetime) -> None:
     cfg = load_dataset(DATASET)
     print("\nChampion history:")
-    for move in champion_history(cfg):
-        print(f"   {describe_move(move)}")
+    for move in champions.moves(history.read_log(cfg)):
+        print(f"   {move.describe()}")
     print(f"\nThe story took {(datetime.now(UTC) - started).total_seconds():.0f}s. Explore it:")
     ui = f"http://{settings.host}:{settings.prefect_port}"
     print(f"   Flow runs:   {ui}/runs")

@@ -15,13 +15,14 @@ from tasks.model.steps.promote import (
 
 
 @flow(name="promote", log_prints=True)
-def promote(dataset: str = "credit", challenger_version: str = "") -> PromotionDecision:
+def promote(dataset: str = "credit", challenger_version: int | str = "") -> PromotionDecision:
     """Judge a challenger on its recorded holdout and promote it only if every gate passes.
 
     Gates: holdout AUC floor; lift over the champion at least `min_lift` with a bootstrap lower bound above zero;
     scoring latency within the SLA. With no champion only the absolute gates apply; a tie keeps the champion. The
-    alias moves under a lock, with a check that the champion did not change since evaluation. A rejection is a
-    normal, completed outcome: the decision is returned, recorded, emitted and kept as an artifact.
+    decision is recorded right after the history record it was judged against, and only then does the alias move: of
+    two decisions on one champion, the second ends `stale-champion`. A rejection is a normal, completed outcome: the
+    decision is returned, recorded, emitted and kept as an artifact. Promoting the champion itself changes nothing.
 
     Args:
         dataset: Name of the dataset block.
@@ -29,7 +30,7 @@ def promote(dataset: str = "credit", challenger_version: str = "") -> PromotionD
     """
     cfg = load_dataset(dataset)
     # resolve
-    version: str = resolve_challenger(cfg, challenger_version)
+    version: str = resolve_challenger(cfg, str(challenger_version))
     # judge
     decision: PromotionDecision = judge(cfg, version)
     # decide

@@ -10,30 +10,33 @@ from prefect.transactions import transaction
 
 @flow(name="retrain", log_prints=True)
 def retrain(
-    dataset: str = "credit", onset_batch_id: str = "", trigger_event_id: str = "", champion_version: str = ""
+    dataset: str = "credit", onset_batch_id: str = "", trigger_event_id: str = "", champion_version: int | str = ""
 ) -> State:
-    """Train then promote, unless this drift episode was already handled or the retrain budget is spent.
+    """Train then promote as the next attempt of the current champion's drift episode, unless an attempt holds it,
+    the last one ended within the backoff, or the retrain budget is spent.
 
     Manual, scheduled and automated runs all go through the same claim, so a burst of drift events, a person pressing
-    Run and the automation together still produce one retrain per episode. The retrain path emits no drift events.
+    Run and the automation together still produce one attempt at a time. A rejected or failed attempt reopens the
+    episode after the drift policy's backoff (or sooner with enough new labelled rows); a killed one after its lease;
+    a promotion or rollback starts a new tenure and so a new episode. The retrain path emits no drift events.
 
     Args:
         dataset: Name of the dataset block.
         onset_batch_id: First drifted batch of the episode (from the drift event); the training window and the new
             reference start there. Empty trains on the normal window.
         trigger_event_id: Id of the drift event that asked for this retrain, recorded as lineage.
-        champion_version: Champion the drift was measured against (from the drift event). If another champion
-            replaced it meanwhile, the episode is over and the run skips. Empty retrains whatever serves now.
+        champion_version: Champion the drift was measured against (from the drift event), e.g. 3. If another
+            champion replaced it meanwhile, the episode is over and the run skips. Empty retrains whatever serves now.
     """
     # Imported in the run, not at module level: MLflow, LightGBM and Pandera take seconds to load, and the run should
     # be Running (visible, cancellable, logging) as soon as the worker's process starts; the work needs them anyway.
     from flows.promote import promote
     from flows.train import train
-    from tasks.model.steps.retrain import claim_retrain, record_skip
+    from tasks.model.steps.retrain import claim_retrain, record_skip, settle_attempt
 
     with transaction():
         # claim
-        claim = claim_retrain(dataset, trigger_event_id, champion_version)
+        claim = claim_retrain(dataset, trigger_event_id, str(champion_version))
         if not claim.granted:
             # skip
             record_skip(claim)
@@ -42,4 +45,6 @@ def retrain(
         version = train(dataset=dataset, onset_batch_id=onset_batch_id, trigger_event_id=trigger_event_id)
         # promote
         decision = promote(dataset=dataset, challenger_version=version)
+        # settle
+        settle_attempt(claim, decision.outcome, str(decision))
     return Completed(message=f"retrained: challenger v{version}, {decision}", data=decision)

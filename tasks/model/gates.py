@@ -6,6 +6,8 @@ retrained but unchanged model keeps the current champion.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from pydantic import BaseModel
 
@@ -34,8 +36,16 @@ class Evidence(BaseModel):
     latency_ms_per_1k: float
 
 
+Outcome = Literal["promoted", "rejected", "stale-champion", "unchanged"]
+
+
 class PromotionDecision(BaseModel):
-    """The outcome of a promotion: every gate with its numbers, and why it was promoted or rejected."""
+    """The outcome of a promotion: every gate with its numbers, and why it was promoted or not.
+
+    `judged_at` is the history sequence the decision was judged against: the decision may move the champion only by
+    writing the record right after it. `stale-champion`: another decision wrote it first. `unchanged`: the challenger
+    is the champion already, so there was nothing to decide.
+    """
 
     dataset: str
     model: str
@@ -44,10 +54,11 @@ class PromotionDecision(BaseModel):
     promoted: bool
     gates: list[GateResult]
     reasons: list[str]
+    judged_at: int = 0
+    outcome: Outcome = "rejected"
 
     def __str__(self) -> str:
-        verdict = "promoted" if self.promoted else "rejected"
-        return f"{verdict} v{self.challenger_version}" + (f": {'; '.join(self.reasons)}" if self.reasons else "")
+        return f"{self.outcome} v{self.challenger_version}" + (f": {'; '.join(self.reasons)}" if self.reasons else "")
 
 
 def lift_lower_bound(

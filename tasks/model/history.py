@@ -1,81 +1,97 @@
-"""Durable alias history and the guarded champion move.
+"""The champion history in the object store, and the `champion` alias kept as its projection.
 
-Every promotion decision and every alias move is a JSON record under `registry/<model>/history/<seq>.json`,
-written with `IfNoneMatch` so two writers can never take the same sequence number. History and rollback read these
-records, never process memory. The champion moves only under the model's lock and only if it is still the version
-the decision was evaluated against (compare-and-set); otherwise StaleChampion.
+Records live at `registry/<model>/history/<sequence:08d>.json`, each written once with `If-None-Match`. A decision
+records the sequence it was judged against and may move the champion only by writing the record right after it:
+whoever writes that sequence first wins, and only the winner moves the alias, after its record is written. No lock,
+no lease: a crashed winner leaves a record whose alias move the next decision completes. A retried write that finds
+a record with its own `writer` knows the first attempt went through (its response was lost).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from prefect.runtime import flow_run
 
-from tasks.model.locks import held
-from tasks.model.registry import CHAMPION, champion_history, champion_version, history_prefix, set_alias
+from tasks.model import champions
+from tasks.model.champions import Action, HistoryRecord
+from tasks.model.registry import CHAMPION, champion_version, set_alias
 from tasks.platform.codec import json_bytes
 from tasks.platform.config import DatasetConfig
-from tasks.platform.errors import StaleChampion
+from tasks.platform.errors import ConfigurationError
 
 MAX_APPEND_ATTEMPTS = 50
 
 
-def lock_key(model: str) -> str:
-    return f"registry/{model}/champion.lock"
+def history_prefix(model: str) -> str:
+    return f"registry/{model}/history/"
 
 
-def previous_champion(cfg: DatasetConfig) -> str | None:
-    """The version the current champion replaced, by the newest move that made it champion."""
-    current = champion_version(cfg)
-    moves = [m for m in champion_history(cfg) if m["to_version"] == current and m["from_version"]]
-    return str(moves[-1]["from_version"]) if moves else None
+def read_log(cfg: DatasetConfig) -> list[HistoryRecord]:
+    """Every record of the model's history, oldest first."""
+    keys = cfg.store.list_keys(history_prefix(cfg.model_name))
+    return [HistoryRecord.model_validate(cfg.store.get_json(key)) for key in keys if key.endswith(".json")]
 
 
-def append_record(cfg: DatasetConfig, record: dict[str, Any]) -> dict[str, Any]:
-    """Append one record at the next free sequence number and return it with its sequence and time."""
-    prefix = history_prefix(cfg.model_name)
+def record(cfg: DatasetConfig, action: Action, from_version: str | None, to_version: str, why: str) -> HistoryRecord:
+    """A record not yet written (sequence 0); `writer` is the same on every retry of this flow run's decision."""
+    run = flow_run.get_id()
+    return HistoryRecord(
+        sequence=0,
+        dataset=cfg.name,
+        model=cfg.model_name,
+        action=action,
+        from_version=from_version,
+        to_version=to_version,
+        moved=action != "reject",
+        why=why,
+        at=datetime.now(UTC),
+        flow_run_id=run or "no-flow-run",
+        writer=f"{run or uuid.uuid4().hex}:{action}:v{to_version}",
+    )
+
+
+def write_at(cfg: DatasetConfig, entry: HistoryRecord, sequence: int) -> HistoryRecord | None:
+    """Write `entry` at `sequence` if nobody has: the written record, or None when another writer holds it."""
+    stamped = entry.model_copy(update={"sequence": sequence})
+    key = f"{history_prefix(cfg.model_name)}{sequence:08d}.json"
+    if cfg.store.put_if_absent(key, json_bytes(stamped.model_dump(mode="json"))):
+        return stamped
+    existing = HistoryRecord.model_validate(cfg.store.get_json(key))
+    return existing if existing.writer == entry.writer else None
+
+
+def append(cfg: DatasetConfig, entry: HistoryRecord) -> HistoryRecord:
+    """Write a record that moves nothing (a rejection) at the next free sequence."""
     for _ in range(MAX_APPEND_ATTEMPTS):
-        sequence = len(cfg.store.list_keys(prefix)) + 1
-        stamped = {**record, "sequence": sequence, "at": datetime.now(UTC).isoformat(), "flow_run_id": _run_id()}
-        if cfg.store.put_if_absent(f"{prefix}{sequence:08d}.json", json_bytes(stamped)):
-            return stamped
-    raise RuntimeError(f"could not append to {prefix} after {MAX_APPEND_ATTEMPTS} attempts")
+        written = write_at(cfg, entry, champions.head(read_log(cfg)) + 1)
+        if written is not None:
+            return written
+    raise RuntimeError(f"could not append to {history_prefix(cfg.model_name)} after {MAX_APPEND_ATTEMPTS} attempts")
 
 
-def move_champion(cfg: DatasetConfig, to_version: str, expected: str | None, action: str, why: str) -> dict[str, Any]:
-    """Point `champion` at `to_version` under the lock, if it still points at `expected`; record the move."""
-    with held(cfg.store, lock_key(cfg.model_name), owner=f"{_run_id()}-{uuid.uuid4().hex[:8]}"):
-        current = champion_version(cfg)
-        if current != expected:
-            raise StaleChampion(f"champion is v{current}, not v{expected} as evaluated: the decision is stale")
-        set_alias(cfg, CHAMPION, to_version)
-        return append_record(cfg, _record(cfg, action, current, to_version, why, moved=True))
+def move_alias(cfg: DatasetConfig, written: HistoryRecord) -> None:
+    """The winner's second step: point the alias where its record says."""
+    set_alias(cfg, CHAMPION, written.to_version)
 
 
-def record_without_move(
-    cfg: DatasetConfig, action: str, current: str | None, candidate: str, why: str
-) -> dict[str, Any]:
-    """Record a decision that left the champion where it was (a rejection)."""
-    return append_record(cfg, _record(cfg, action, current, candidate, why, moved=False))
+def project_alias(cfg: DatasetConfig, log: list[HistoryRecord]) -> None:
+    """Make the alias agree with the log before deciding anything.
 
-
-def _record(
-    cfg: DatasetConfig, action: str, from_version: str | None, to_version: str, why: str, moved: bool
-) -> dict[str, Any]:
-    return {
-        "dataset": cfg.name,
-        "model": cfg.model_name,
-        "alias": CHAMPION,
-        "action": action,
-        "from_version": from_version,
-        "to_version": to_version,
-        "moved": moved,
-        "why": why,
-    }
-
-
-def _run_id() -> str:
-    return str(flow_run.id or "no-flow-run")
+    An alias still at the newest move's `from_version` is a move of driftloop's own whose second step did not happen
+    (a crash between record and alias): it is completed. An alias anywhere else was moved outside driftloop: that is
+    reported, not followed, since no gate judged it and the history would no longer say who serves.
+    """
+    wanted, alias = champions.champion(log), champion_version(cfg)
+    if alias == wanted:
+        return
+    moved = champions.moves(log)
+    if moved and alias == moved[-1].from_version:
+        set_alias(cfg, CHAMPION, moved[-1].to_version)
+        return
+    raise ConfigurationError(
+        f"the champion alias of {cfg.model_name} points at v{alias}, but its history says "
+        f"{'v' + wanted if wanted else 'no champion'} (record #{champions.head(log)}): it was moved outside driftloop. "
+        f"Move it back, or run promote or rollback, which record why."
+    )

@@ -62,29 +62,6 @@ def set_alias(cfg: DatasetConfig, alias: str, version: str) -> None:
     client_for(cfg).set_registered_model_alias(cfg.model_name, alias, version)
 
 
-def history_prefix(model: str) -> str:
-    return f"registry/{model}/history/"
-
-
-def decision_log(cfg: DatasetConfig) -> list[dict[str, Any]]:
-    """Every recorded decision and alias move of the dataset's model, oldest first."""
-    keys = cfg.store.list_keys(history_prefix(cfg.model_name))
-    return [cfg.store.get_json(key) for key in keys if key.endswith(".json")]
-
-
-def champion_history(cfg: DatasetConfig) -> list[dict[str, Any]]:
-    """The champion alias moves (promotions and rollbacks), oldest first."""
-    return [record for record in decision_log(cfg) if record["moved"]]
-
-
-def describe_move(move: dict[str, Any]) -> str:
-    """One line for people: when, what, from which version to which, why, and by which flow run."""
-    return (
-        f"{move['at']}  {move['action']:<9} v{move['from_version']} -> v{move['to_version']}  {move['why']}"
-        f"  (flow run {move['flow_run_id']})"
-    )
-
-
 def load_model(cfg: DatasetConfig, version: str) -> LoadedModel:
     """The booster and category mapping of an exact version (cached: a version never changes)."""
     return _load_model(cfg.mlflow.tracking_uri, cfg.model_name, version)

@@ -115,6 +115,7 @@ class MonitorSummary(BaseModel):
     dataset: str
     model: str
     champion_version: str
+    tenure: int = 0  # the history record that made the champion: drift episodes and the retrain cooldown follow it
     batch_id: str
     checked_at: datetime
     drifted: bool

@@ -69,9 +69,8 @@ def test_quiet_then_drift_episode_with_a_stable_onset(dataset: DatasetConfig) ->
     assert first.drifted and later.drifted
     assert {"credit_score", "interest_rate", "revolving_utilization"} <= set(first.drifted_columns)
     assert first.onset_batch_id == later.onset_batch_id == onset_batch
-    assert (
-        dataset.store.get_json(episode_key(dataset.name, dataset.model_name, version))["onset_batch_id"] == onset_batch
-    )
+    assert first.tenure == later.tenure == 1  # history record #1 made the champion
+    assert dataset.store.get_json(episode_key(dataset.name, dataset.model_name, 1))["onset_batch_id"] == onset_batch
 
     # The summary in S3 is the record; a re-run of the same check returns it unchanged.
     persisted = MonitorSummary.model_validate(dataset.store.get_json(first.summary_uri.split("/", 3)[3]))
@@ -96,6 +95,7 @@ def test_quiet_then_drift_episode_with_a_stable_onset(dataset: DatasetConfig) ->
     assert {e.payload["batch_id"] for e in detected} == {onset_batch, later_batch}
     assert all(e.payload["onset_batch_id"] == onset_batch for e in detected)
     onset_event = next(e for e in detected if e.payload["batch_id"] == onset_batch)
-    assert onset_event.id == deterministic_id("drift", dataset.model_name, version, onset_batch)
+    assert onset_event.id == deterministic_id("drift", dataset.model_name, "t1", version, onset_batch)
+    assert onset_event.resource["driftloop.tenure"] == "1"  # the retrain cooldown is keyed by it
     checked = drift_events(dataset.model_name, [DRIFT_CHECKED], expected=4)
     assert len(checked) >= 4  # every run, drifted or not

@@ -11,10 +11,12 @@ from flows.score import score
 from flows.train import train
 from tasks.data.lake import BatchMeta, predictions_key
 from tasks.data.lake_io import list_batches, read_batch, write_batch
-from tasks.model.registry import champion_history, champion_version, client_for, forget_loaded_versions
+from tasks.model.champions import moves
+from tasks.model.history import read_log
+from tasks.model.registry import champion_version, client_for, forget_loaded_versions
 from tasks.platform.config import DatasetConfig
-from tasks.platform.errors import ContractViolation, IntegrityError, NoChampion
-from tests.flows.test_train_promote import land, with_window
+from tasks.platform.errors import ConfigurationError, ContractViolation, IntegrityError, NoChampion
+from tests.flows.test_train_promote import land, train_on, with_window
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +34,9 @@ def test_rollback_restores_previous_champion_and_scoring_uses_it(dataset: Datase
     assert first.promoted and second.promoted and champion_version(dataset) == "2"
 
     move = rollback(dataset=dataset.name)
-    assert (move["from_version"], move["to_version"], move["action"]) == ("2", "1", "rollback")
+    assert (move.from_version, move.to_version, move.action) == ("2", "1", "rollback")
     assert champion_version(dataset) == "1"
-    assert [(m["from_version"], m["to_version"]) for m in champion_history(dataset)] == [
-        (None, "1"),
-        ("1", "2"),
-        ("2", "1"),
-    ]
+    assert [(m.from_version, m.to_version) for m in moves(read_log(dataset))] == [(None, "1"), ("1", "2"), ("2", "1")]
 
     scored = score(dataset=dataset.name)
     assert (scored.batch_id, scored.model_version, scored.rows) == (batches[-1], "1", 2500)
@@ -79,3 +77,23 @@ def test_a_tampered_model_file_is_refused_and_nothing_is_scored(dataset: Dataset
     with pytest.raises(IntegrityError, match=r"model credit-risk-credit-\w+ v1: model/model.lgb does not match"):
         score(dataset=dataset.name)
     assert not dataset.store.exists(predictions_key(dataset.name, "1", batches[-1]))
+
+
+def test_rollbacks_walk_the_history_back_and_refuse_what_was_never_champion(dataset: DatasetConfig) -> None:
+    land(dataset, 12)
+    promoted = [promote(dataset=dataset.name, challenger_version=train_on(dataset, n)) for n in (2, 6, 12)]
+    assert [d.outcome for d in promoted] == ["promoted", "promoted", "promoted"] and champion_version(dataset) == "3"
+    rejected = promote(dataset=dataset.name, challenger_version=train(dataset=with_window(dataset, 2).name))
+    assert rejected.outcome == "rejected"
+
+    assert rollback(dataset=dataset.name).to_version == "2"
+    assert rollback(dataset=dataset.name).to_version == "1"  # one step further back, never forward to v3
+    assert champion_version(dataset) == "1"
+    with pytest.raises(ConfigurationError, match="no earlier champion"):
+        rollback(dataset=dataset.name)
+    with pytest.raises(ConfigurationError, match=r"v4 was rejected and never champion"):
+        rollback(dataset=dataset.name, to_version=4)
+    with pytest.raises(ConfigurationError, match=r"v1 is the champion already"):
+        rollback(dataset=dataset.name, to_version="1")
+    assert rollback(dataset=dataset.name, to_version=3).to_version == "3"  # a named champion of the past is fine
+    assert champion_version(dataset) == "3"

@@ -9,28 +9,30 @@ from typing import Any
 
 import numpy as np
 import pytest
+from botocore.exceptions import ConnectionClosedError
 from prefect.artifacts import Artifact
 
 from flows.promote import promote
 from flows.train import train
 from tasks.contracts.credit import CONTRACT_VERSION
 from tasks.data.lake_io import list_batches
+from tasks.model.champions import moves
 from tasks.model.gates import PromotionDecision
+from tasks.model.history import read_log
 from tasks.model.registry import (
     CHALLENGER,
     alias_version,
-    champion_history,
     champion_version,
     client_for,
-    decision_log,
     load_holdout,
     load_model,
     load_reference,
 )
 from tasks.model.scoring import predict
+from tasks.model.steps.promote import apply_decision, judge
 from tasks.model.steps.score import read_holdout
 from tasks.platform.config import DatasetConfig, load_dataset
-from tasks.platform.errors import NotEnoughData
+from tasks.platform.errors import ConfigurationError, NotEnoughData
 from tests.batches import write_validated
 
 pytestmark = pytest.mark.integration
@@ -114,27 +116,69 @@ def test_better_is_promoted_tie_and_worse_are_rejected_with_numbers(dataset: Dat
     table = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
     rows = {row["gate"]: row for row in table}
     assert rows["lift"]["passed"] is False and rows["lift"]["value"] == pytest.approx(gate(worse, "lift")["value"])
-    assert [r["action"] for r in decision_log(dataset)] == ["promote", "promote", "reject", "reject"]
-    assert [(m["from_version"], m["to_version"]) for m in champion_history(dataset)] == [(None, "1"), ("1", "2")]
+    assert [r.action for r in read_log(dataset)] == ["promote", "promote", "reject", "reject"]
+    assert [(m.from_version, m.to_version) for m in moves(read_log(dataset))] == [(None, "1"), ("1", "2")]
 
 
-def test_racing_promotions_leave_one_consistent_champion(dataset: DatasetConfig) -> None:
+def test_racing_promotions_on_one_champion_move_it_once(dataset: DatasetConfig) -> None:
     land(dataset, 6)
     versions = [train(dataset=dataset.name), train(dataset=with_window(dataset, 2).name)]
-    decisions: dict[str, PromotionDecision] = {}
-    threads = [
-        threading.Thread(
-            target=lambda v=v: decisions.__setitem__(v, promote(dataset=dataset.name, challenger_version=v))
-        )
-        for v in versions
-    ]
+    # both judged against the same history (no champion yet: both pass the absolute gates) ...
+    judged = [judge.fn(dataset, version) for version in versions]
+    assert all(d.promoted and d.judged_at == 0 for d in judged)
+    # ... then decided at once
+    decided: list[PromotionDecision] = []
+    threads = [threading.Thread(target=lambda d=d: decided.append(apply_decision.fn(dataset, d))) for d in judged]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert set(decisions) == set(versions)
-    log = decision_log(dataset)
-    assert sorted(r["to_version"] for r in log) == sorted(versions)  # both decisions are on record
-    moves = champion_history(dataset)
-    assert moves and champion_version(dataset) == moves[-1]["to_version"]
-    assert [d.promoted for d in decisions.values()].count(True) == len(moves)
+
+    assert sorted(d.outcome for d in decided) == ["promoted", "stale-champion"]
+    (winner,) = [d for d in decided if d.promoted]
+    log = read_log(dataset)
+    assert [(r.sequence, r.action, r.to_version) for r in log] == [(1, "promote", winner.challenger_version)]
+    assert champion_version(dataset) == winner.challenger_version
+
+
+def test_a_lost_response_on_the_history_write_still_promotes_once(
+    dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    land(dataset, 4)
+    version = train(dataset=dataset.name)
+    client = dataset.store.client
+    real_put = client.put_object
+    lost: list[str] = []
+
+    def put_then_lose_the_answer(**kwargs: Any) -> Any:
+        answer = real_put(**kwargs)
+        if "/history/" in kwargs["Key"] and not lost:
+            lost.append(kwargs["Key"])
+            raise ConnectionClosedError(endpoint_url="http://lost-response")
+        return answer
+
+    monkeypatch.setattr(client, "put_object", put_then_lose_the_answer)
+    decision = promote(dataset=dataset.name, challenger_version=version)
+
+    assert lost and decision.outcome == "promoted"
+    assert [(r.sequence, r.action) for r in read_log(dataset)] == [(1, "promote")]
+    assert champion_version(dataset) == version
+
+
+def test_promoting_the_champion_itself_changes_nothing_and_says_so(dataset: DatasetConfig) -> None:
+    land(dataset, 4)
+    version = train(dataset=dataset.name)
+    assert promote(dataset=dataset.name, challenger_version=version).promoted
+    again = promote(dataset=dataset.name, challenger_version=int(version))
+    assert again.outcome == "unchanged" and "champion already" in again.reasons[0]
+    assert len(read_log(dataset)) == 1
+
+
+def test_an_alias_moved_outside_driftloop_is_reported_not_followed(dataset: DatasetConfig) -> None:
+    land(dataset, 4)
+    first = train(dataset=dataset.name)
+    assert promote(dataset=dataset.name, challenger_version=first).promoted
+    second = train(dataset=dataset.name)
+    client_for(dataset).set_registered_model_alias(dataset.model_name, "champion", second)  # by hand
+    with pytest.raises(ConfigurationError, match=r"points at v2, but its history says v1 .*moved outside driftloop"):
+        promote(dataset=dataset.name, challenger_version=second)

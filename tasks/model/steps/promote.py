@@ -1,19 +1,19 @@
 """Promotion and rollback tasks: judge the challenger on its own holdout, then move the champion or record why not.
 
 Rejection is a normal outcome: the decision is returned, recorded in the history, tagged on the version, emitted
-and kept as the `promotion-<dataset>` artifact, with every gate and its numbers.
+and kept as the `promotion-<dataset>` artifact, with every gate and its numbers. The champion moves by
+compare-and-set on the history (tasks.model.history), never under a lock.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect.artifacts import create_table_artifact
 
+from tasks.model import champions, history
+from tasks.model.champions import HistoryRecord
 from tasks.model.gates import Evidence, PromotionDecision, evaluate_gates, failed, lift_lower_bound
-from tasks.model.history import move_champion, previous_champion, record_without_move
 from tasks.model.metrics import roc_auc_or_nan
-from tasks.model.registry import CHALLENGER, alias_version, champion_version, client_for, load_model
+from tasks.model.registry import CHALLENGER, alias_version, client_for, load_model
 from tasks.model.scoring import latency_ms_per_1k, predict
 from tasks.model.steps.score import read_holdout
 from tasks.platform import events
@@ -21,7 +21,7 @@ from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.errors import ConfigurationError, StaleChampion
 from tasks.platform.retry import io_task, step_task
 
-__all__ = ["PromotionDecision", "load_dataset"]  # re-exported: flows import steps only
+__all__ = ["HistoryRecord", "PromotionDecision", "load_dataset"]  # re-exported: flows import steps only
 
 
 @io_task
@@ -35,15 +35,40 @@ def resolve_challenger(cfg: DatasetConfig, version: str) -> str:
 
 @step_task
 def judge(cfg: DatasetConfig, challenger_version: str) -> PromotionDecision:
-    """Score challenger and champion on the challenger's recorded holdout and evaluate every gate."""
-    champion = champion_version(cfg)
+    """Score challenger and champion on the challenger's recorded holdout and evaluate every gate, against the
+    champion and history sequence read now (the alias first made to agree with the history)."""
+    log = history.read_log(cfg)
+    history.project_alias(cfg, log)
+    champion = champions.champion(log)
+    decision = PromotionDecision(
+        dataset=cfg.name,
+        model=cfg.model_name,
+        challenger_version=challenger_version,
+        champion_version=champion,
+        judged_at=champions.head(log),
+        promoted=False,
+        gates=[],
+        reasons=[f"v{challenger_version} is the champion already: nothing to decide"],
+        outcome="unchanged",
+    )
+    if challenger_version == champion:
+        return decision
+    gates = evaluate_gates(_evidence(cfg, challenger_version, champion), cfg.promotion)
+    passed = not failed(gates)
+    outcome = "promoted" if passed else "rejected"
+    return decision.model_copy(
+        update={"promoted": passed, "gates": gates, "reasons": failed(gates), "outcome": outcome}
+    )
+
+
+def _evidence(cfg: DatasetConfig, challenger_version: str, champion: str | None) -> Evidence:
     holdout = read_holdout(cfg, challenger_version)
     labels = holdout.get_column(cfg.columns.target).to_numpy()
     challenger_model = load_model(cfg, challenger_version)
     challenger_scores = predict(challenger_model, holdout, cfg.columns)
     champion_scores = predict(load_model(cfg, champion), holdout, cfg.columns) if champion else None
     policy = cfg.promotion
-    evidence = Evidence(
+    return Evidence(
         challenger_auc=roc_auc_or_nan(labels, challenger_scores),
         champion_auc=roc_auc_or_nan(labels, champion_scores) if champion_scores is not None else None,
         lift_lower_bound=lift_lower_bound(
@@ -53,37 +78,35 @@ def judge(cfg: DatasetConfig, challenger_version: str) -> PromotionDecision:
         else None,
         latency_ms_per_1k=latency_ms_per_1k(challenger_model, holdout, cfg.columns),
     )
-    gates = evaluate_gates(evidence, policy)
-    return PromotionDecision(
-        dataset=cfg.name,
-        model=cfg.model_name,
-        challenger_version=challenger_version,
-        champion_version=champion,
-        promoted=not failed(gates),
-        gates=gates,
-        reasons=failed(gates),
-    )
 
 
-@step_task
+@io_task
 def apply_decision(cfg: DatasetConfig, decision: PromotionDecision) -> PromotionDecision:
-    """Move the champion if every gate passed and it has not moved since; record and tag the outcome either way."""
+    """Record the decision; a promotion moves the alias only if its record is the one right after the sequence it was
+    judged against (else `stale-champion`: another decision came first). Retried on transient errors: a retry finds
+    its own record and goes on."""
+    if decision.outcome == "unchanged":
+        return decision
+    version, champion = decision.challenger_version, decision.champion_version
     if decision.promoted:
-        try:
-            move_champion(cfg, decision.challenger_version, decision.champion_version, "promote", "all gates passed")
-        except StaleChampion as exc:
-            decision = decision.model_copy(update={"promoted": False, "reasons": [f"stale-champion: {exc}"]})
-    if not decision.promoted:
-        why = "; ".join(decision.reasons)
-        record_without_move(cfg, "reject", decision.champion_version, decision.challenger_version, why)
-    outcome = "promoted" if decision.promoted else "rejected"
-    client_for(cfg).set_model_version_tag(cfg.model_name, decision.challenger_version, "driftloop.promotion", outcome)
+        entry = history.record(cfg, "promote", champion, version, "all gates passed")
+        written = history.write_at(cfg, entry, decision.judged_at + 1)
+        if written is not None:
+            history.move_alias(cfg, written)
+        else:
+            why = f"stale-champion: another decision was recorded after #{decision.judged_at}; judge again"
+            decision = decision.model_copy(update={"promoted": False, "reasons": [why], "outcome": "stale-champion"})
+    if decision.outcome == "rejected":
+        history.append(cfg, history.record(cfg, "reject", champion, version, "; ".join(decision.reasons)))
+    client_for(cfg).set_model_version_tag(cfg.model_name, version, "driftloop.promotion", decision.outcome)
     return decision
 
 
 @io_task
 def announce_decision(cfg: DatasetConfig, decision: PromotionDecision) -> None:
     """Emit promoted or rejected with the gates and numbers, and keep the `promotion-<dataset>` table."""
+    if decision.outcome == "unchanged":
+        return
     event = events.MODEL_PROMOTED if decision.promoted else events.MODEL_REJECTED
     events.emit(event, events.model_resource(cfg.model_name, cfg.name), decision.model_dump(mode="json"))
     table = [
@@ -98,22 +121,28 @@ def announce_decision(cfg: DatasetConfig, decision: PromotionDecision) -> None:
 
 
 @io_task
-def rollback_target(cfg: DatasetConfig, to_version: str) -> str:
-    """The given version, or the champion before the current one according to the recorded history."""
-    target = to_version or previous_champion(cfg)
-    if not target:
-        raise ConfigurationError(f"{cfg.model_name}: no previous champion in the history; pass to_version")
-    return target
-
-
-@step_task
-def roll_back(cfg: DatasetConfig, to_version: str) -> dict[str, Any]:
-    """Move the champion to `to_version` (compare-and-set against the champion read just before) and record it."""
-    current = champion_version(cfg)
-    return move_champion(cfg, to_version, current, "rollback", f"rollback from v{current} to v{to_version}")
+def rollback_target(cfg: DatasetConfig, to_version: str, force: bool = False) -> str:
+    """`to_version`, or the champion before the current one in the history's chain (a second rollback goes one
+    step further back); a rejected version or the current champion only with `force`."""
+    log = history.read_log(cfg)
+    history.project_alias(cfg, log)
+    return champions.rollback_target(log, to_version, force)
 
 
 @io_task
-def announce_rollback(cfg: DatasetConfig, move: dict[str, Any]) -> None:
-    events.emit(events.MODEL_ROLLED_BACK, events.model_resource(cfg.model_name, cfg.name), move)
-    create_table_artifact([move], key=f"rollback-{cfg.name}", description=move["why"])
+def roll_back(cfg: DatasetConfig, to_version: str) -> HistoryRecord:
+    """Record the rollback right after the newest record (compare-and-set), then move the alias."""
+    log = history.read_log(cfg)
+    current = champions.champion(log)
+    entry = history.record(cfg, "rollback", current, to_version, f"rollback from v{current} to v{to_version}")
+    written = history.write_at(cfg, entry, champions.head(log) + 1)
+    if written is None:
+        raise StaleChampion(f"{cfg.model_name}: another decision was recorded after #{champions.head(log)}; run again")
+    history.move_alias(cfg, written)
+    return written
+
+
+@io_task
+def announce_rollback(cfg: DatasetConfig, move: HistoryRecord) -> None:
+    events.emit(events.MODEL_ROLLED_BACK, events.model_resource(cfg.model_name, cfg.name), move.model_dump(mode="json"))
+    create_table_artifact([move.model_dump(mode="json")], key=f"rollback-{cfg.name}", description=move.why)

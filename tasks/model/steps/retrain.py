@@ -1,11 +1,10 @@
-"""Exactly-once retraining per drift episode: the idempotency claim, the retrain budget and the skip record.
+"""Retrain steps: claim an attempt in the current drift episode, settle how it ended, or say why it did not start.
 
-The claim is a conditional write (`IfNoneMatch`) of `registry/<model>/retrains/<key>.json`, where the key is the model
-and the champion version it would replace (the champion's version names its stored reference). Two requests for the same
-episode, whether from the automation, a schedule or a person, race for one object: exactly one wins. A request that
-names the champion its drift was measured against is over once that champion was replaced (a queued duplicate of an
-episode that a retrain already closed). A failed retrain releases its claim through the transaction's rollback hook,
-so the episode can be retried.
+Attempts live at `registry/<model>/episodes/<tenure>/<n>.json`, claimed with `If-None-Match`: of two requests for the
+same attempt, from the automation, a schedule or a person, exactly one wins. Its outcome is written beside it when it
+ends (`<n>.outcome.json`); a failed run writes `failed` through the transaction's rollback hook, and a killed run
+writes nothing, so its lease runs out. `registry/<model>/attempts/` holds one empty marker per attempt, named by its
+start time, which the budget counts without reading them. The rules themselves are in `tasks.model.episodes`.
 """
 
 from __future__ import annotations
@@ -17,20 +16,24 @@ from prefect.runtime import flow_run
 from prefect.transactions import Transaction, get_transaction
 from pydantic import BaseModel
 
-from tasks.model.registry import champion_version
+from tasks.data.lake_io import list_batches
+from tasks.model import champions, episodes, history
+from tasks.model.episodes import Attempt, Ending, Outcome
 from tasks.platform import events
 from tasks.platform.codec import json_bytes
-from tasks.platform.config import load_dataset
+from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.retry import io_task
 
 
 class RetrainClaim(BaseModel):
-    """The outcome of asking to retrain: granted (with the claim key) or skipped (with the reason)."""
+    """The outcome of asking to retrain: granted (with the attempt it holds) or skipped (with the reason)."""
 
     dataset: str
     model: str
     key: str
     champion_version: str | None
+    tenure: int
+    attempt: int
     granted: bool
     reason: str
     claimed_at: datetime
@@ -38,54 +41,115 @@ class RetrainClaim(BaseModel):
     trigger_event_id: str = ""
 
 
-def claims_prefix(model: str) -> str:
-    return f"registry/{model}/retrains/"
+def episode_prefix(model: str, tenure: int) -> str:
+    return f"registry/{model}/episodes/{tenure:08d}/"
 
 
-def idempotency_key(model: str, champion: str | None) -> str:
-    return f"{model}-champion-v{champion or 'none'}"
-
-
-def budget_spent(claimed: list[datetime], now: datetime, budget: int, period_hours: float) -> bool:
-    """True when `budget` retrains were already claimed within the last `period_hours`."""
-    since = now - timedelta(hours=period_hours)
-    return sum(1 for at in claimed if at >= since) >= budget
+def attempts_prefix(model: str) -> str:
+    return f"registry/{model}/attempts/"
 
 
 @io_task
 def claim_retrain(dataset: str, trigger_event_id: str, drifted_champion: str = "") -> RetrainClaim:
-    """Claim the current drift episode for one retrain, unless the champion that drifted (when named) was replaced
-    since, the episode is already claimed, or the budget is spent."""
+    """Claim the next attempt of the current tenure's episode, unless the champion that drifted (when named) was
+    replaced since, an attempt holds or closed the episode, or the budget is spent."""
     cfg = load_dataset(dataset)
-    champion = champion_version(cfg)
-    key = idempotency_key(cfg.model_name, champion)
-    now = datetime.now(UTC)
-    prefix = claims_prefix(cfg.model_name)
-    claimed = [RetrainClaim.model_validate(cfg.store.get_json(k)).claimed_at for k in cfg.store.list_keys(prefix)]
+    log = history.read_log(cfg)
+    champion, tenure, now = champions.champion(log), champions.tenure(log), datetime.now(UTC)
+    attempts = read_attempts(cfg, tenure)
+    number = len(attempts) + 1
     claim = RetrainClaim(
         dataset=dataset,
         model=cfg.model_name,
-        key=key,
+        key=f"{episode_prefix(cfg.model_name, tenure)}{number:03d}.json",
         champion_version=champion,
+        tenure=tenure,
+        attempt=number,
         granted=True,
-        reason="new drift episode",
+        reason="new drift episode" if number == 1 else f"attempt {number} of the episode",
         claimed_at=now,
         flow_run_id=flow_run.get_id(),
         trigger_event_id=trigger_event_id,
     )
-    if drifted_champion and drifted_champion != champion:
-        reason = f"the champion moved from v{drifted_champion} to v{champion} since the drift; it is monitored afresh"
-        return claim.model_copy(update={"granted": False, "reason": reason})
-    if budget_spent(claimed, now, cfg.drift.retrain_budget, cfg.drift.budget_period_hours):
-        reason = f"retrain budget spent: {cfg.drift.retrain_budget} per {cfg.drift.budget_period_hours:g} h"
-        return claim.model_copy(update={"granted": False, "reason": reason})
-    if not cfg.store.put_if_absent(f"{prefix}{key}.json", json_bytes(claim.model_dump(mode="json"))):
-        existing = RetrainClaim.model_validate(cfg.store.get_json(f"{prefix}{key}.json"))
-        when = f"{existing.claimed_at:%Y-%m-%d %H:%M:%S}"
-        reason = f"episode already handled by flow run {existing.flow_run_id} at {when}"
-        return claim.model_copy(update={"granted": False, "reason": reason})
+    why = _why_not(cfg, claim, attempts, drifted_champion)
+    if why:
+        return claim.model_copy(update={"granted": False, "reason": why})
+    taken_by = _take(cfg, claim)
+    if taken_by is not None:
+        return claim.model_copy(update={"granted": False, "reason": f"attempt {number} already taken by {taken_by}"})
     _remember_for_rollback(claim)
     return claim
+
+
+def _why_not(
+    cfg: DatasetConfig, claim: RetrainClaim, attempts: list[tuple[Attempt, Outcome | None]], drifted_champion: str
+) -> str | None:
+    if drifted_champion and drifted_champion != claim.champion_version:
+        return (
+            f"the champion moved from v{drifted_champion} to v{claim.champion_version} since the drift; "
+            "it is monitored afresh"
+        )
+    why = episodes.not_now(attempts, claim.claimed_at, cfg.drift, lambda since: _labelled_rows_since(cfg, since))
+    if why:
+        return why
+    started = [datetime.fromtimestamp(int(key.rsplit("/", 1)[-1].split("-")[0]), UTC) for key in _markers(cfg)]
+    if episodes.budget_spent(started, claim.claimed_at, cfg.drift.retrain_budget, cfg.drift.budget_period_hours):
+        return f"retrain budget spent: {cfg.drift.retrain_budget} attempts per {cfg.drift.budget_period_hours:g} h"
+    return None
+
+
+def _take(cfg: DatasetConfig, claim: RetrainClaim) -> str | None:
+    """Write the attempt; None when this run holds it (also on a retry whose first write went through)."""
+    run = claim.flow_run_id or "no-flow-run"
+    lease = timedelta(minutes=cfg.drift.attempt_lease_minutes)
+    attempt = Attempt(
+        **claim.model_dump(include={"dataset", "model", "tenure", "champion_version", "trigger_event_id"}),
+        number=claim.attempt,
+        flow_run_id=run,
+        started_at=claim.claimed_at,
+        lease_until=claim.claimed_at + lease,
+    )
+    if not cfg.store.put_if_absent(claim.key, json_bytes(attempt.model_dump(mode="json"))):
+        holder = Attempt.model_validate(cfg.store.get_json(claim.key)).flow_run_id
+        if holder != run:
+            return f"flow run {holder}"
+    marker = f"{attempts_prefix(cfg.model_name)}{int(claim.claimed_at.timestamp()):012d}-{claim.tenure}-{claim.attempt}"
+    cfg.store.put(marker, b"")  # same name on a retry of this step: counted once
+    return None
+
+
+def read_attempts(cfg: DatasetConfig, tenure: int) -> list[tuple[Attempt, Outcome | None]]:
+    """The tenure's attempts in order, each with its outcome if it ended."""
+    keys = cfg.store.list_keys(episode_prefix(cfg.model_name, tenure))
+    outcomes = {key.removesuffix(".outcome.json"): key for key in keys if key.endswith(".outcome.json")}
+    result = []
+    for key in (k for k in keys if not k.endswith(".outcome.json")):
+        outcome = outcomes.get(key.removesuffix(".json"))
+        ended = Outcome.model_validate(cfg.store.get_json(outcome)) if outcome else None
+        result.append((Attempt.model_validate(cfg.store.get_json(key)), ended))
+    return result
+
+
+def _markers(cfg: DatasetConfig) -> list[str]:
+    return cfg.store.list_keys(attempts_prefix(cfg.model_name))
+
+
+def _labelled_rows_since(cfg: DatasetConfig, since: datetime) -> int:
+    return sum(meta.labelled_rows for meta in list_batches(cfg.store, cfg.name) if meta.ingested_at > since)
+
+
+@io_task
+def settle_attempt(claim: RetrainClaim, ending: Ending, reason: str) -> None:
+    """Write how the attempt ended (once; a retry finds it written)."""
+    _settle(claim, ending, reason)
+
+
+def _settle(claim: RetrainClaim, ending: Ending, reason: str) -> None:
+    cfg = load_dataset(claim.dataset)
+    outcome = Outcome(ending=ending, reason=reason, at=datetime.now(UTC))
+    cfg.store.put_if_absent(
+        claim.key.removesuffix(".json") + ".outcome.json", json_bytes(outcome.model_dump(mode="json"))
+    )
 
 
 def _remember_for_rollback(claim: RetrainClaim) -> None:
@@ -95,13 +159,11 @@ def _remember_for_rollback(claim: RetrainClaim) -> None:
 
 
 @claim_retrain.on_rollback
-def release_claim(txn: Transaction) -> None:
-    """A retrain that failed gives its episode back, so a later request may try again."""
+def fail_attempt(txn: Transaction) -> None:
+    """A retrain that raised ends its attempt as failed, so the episode reopens after the backoff."""
     claim: RetrainClaim | None = txn.get("claim", None)
-    if claim is None:
-        return
-    cfg = load_dataset(claim.dataset)
-    cfg.store.client.delete_object(Bucket=cfg.store.bucket, Key=f"{claims_prefix(claim.model)}{claim.key}.json")
+    if claim is not None:
+        _settle(claim, "failed", "the retrain run failed; see its flow run")
 
 
 @io_task
@@ -113,8 +175,8 @@ def record_skip(claim: RetrainClaim) -> None:
     create_markdown_artifact(
         key=f"retrain-{artifact_slug(claim.dataset)}",
         markdown=f"### Retrain skipped for `{claim.model}`\n\n**Why:** {claim.reason}\n\n"
-        f"Champion version: `{claim.champion_version}`; idempotency key `{claim.key}`; "
-        f"budget {cfg.drift.retrain_budget} per {cfg.drift.budget_period_hours:g} h.",
+        f"Champion version: `{claim.champion_version}`; tenure #{claim.tenure}, attempt {claim.attempt}; "
+        f"budget {cfg.drift.retrain_budget} attempts per {cfg.drift.budget_period_hours:g} h.",
         description=f"retrain skipped: {claim.reason}",
     )
 

@@ -13,7 +13,7 @@ from prefect.runtime import flow_run
 
 from tasks.data.lake_io import list_batches, read_batch
 from tasks.model.features import encode, fit_mapping
-from tasks.model.metrics import roc_auc_or_nan
+from tasks.model.metrics import roc_auc_delong
 from tasks.model.records import ChallengerRecord
 from tasks.model.registry import HOLDOUT, MAPPING, PROFILE, REFERENCE, log_challenger
 from tasks.model.training import (
@@ -52,10 +52,14 @@ def fit_challenger(cfg: DatasetConfig, plan: WindowPlan, trigger_event_id: str) 
     mapping = fit_mapping(window.train, cfg.columns)
     booster = fit_booster(window.train, cfg.columns, mapping)
     holdout_scores = predict_scores(booster, encode(window.holdout, cfg.columns, mapping))
-    holdout_auc = roc_auc_or_nan(window.holdout.get_column(cfg.columns.target).to_numpy(), holdout_scores)
+    estimate = roc_auc_delong(window.holdout.get_column(cfg.columns.target).to_numpy(), holdout_scores)
+    holdout_auc = estimate.auc if estimate else float("nan")
     reference = sample_reference(window.reference_pool, cfg.spec.reference_rows)
     reference_matrix = encode(reference, cfg.columns, mapping)
-    profile = fit_profile(reference, cfg.columns, predict_scores(booster, reference_matrix), holdout_auc)
+    # The reference AUC's own standard error widens the drift rule's bound: a holdout that scored high by chance
+    # must not make every later batch look like a drop.
+    scores = predict_scores(booster, reference_matrix)
+    profile = fit_profile(reference, cfg.columns, scores, holdout_auc, estimate.standard_error if estimate else None)
     files = {
         MAPPING: json.dumps(mapping, indent=2, sort_keys=True).encode(),
         HOLDOUT: json.dumps(_holdout_record(plan, window, cfg.columns.id), indent=2).encode(),

@@ -14,7 +14,7 @@ import polars as pl
 from prefect.logging import get_run_logger
 
 from tasks.data import lake, lake_io
-from tasks.model import registry
+from tasks.model import champions, history, registry
 from tasks.monitoring.drift import ColumnDrift, DriftVerdict, check_drift
 from tasks.monitoring.models import EvidentlyColumn, MonitorSummary, RenderedReport
 from tasks.monitoring.report import sampled_report
@@ -32,8 +32,8 @@ def report_id(batch_id: str, version: str) -> str:
     return f"{batch_id}-v{version}"
 
 
-def episode_key(dataset: str, model: str, version: str) -> str:
-    return f"reports/{dataset}/{REPORT_KIND}/episodes/{model}-v{version}.json"
+def episode_key(dataset: str, model: str, tenure: int) -> str:
+    return f"reports/{dataset}/{REPORT_KIND}/episodes/{model}-t{tenure}.json"
 
 
 @io_task
@@ -85,12 +85,14 @@ def render_report(dataset: str, batch_id: str, version: str) -> RenderedReport:
 
 @io_task
 def record_onset(dataset: str, version: str, batch_id: str, drifted: bool) -> str | None:
-    """The first drifted batch against this champion version; the first writer of the episode record wins."""
+    """The first drifted batch of this champion's tenure (a rollback to the same version is a new tenure, with its own
+    onset); the first writer of the episode record wins."""
     if not drifted:
         return None
     cfg = load_dataset(dataset)
-    key = episode_key(dataset, cfg.model_name, version)
-    record = {"model": cfg.model_name, "champion_version": version, "onset_batch_id": batch_id}
+    tenure = champions.tenure(history.read_log(cfg))
+    key = episode_key(dataset, cfg.model_name, tenure)
+    record = {"model": cfg.model_name, "champion_version": version, "tenure": tenure, "onset_batch_id": batch_id}
     cfg.store.put_if_absent(key, json_bytes(record | {"recorded_at": datetime.now(UTC).isoformat()}))
     return str(cfg.store.get_json(key)["onset_batch_id"])
 
@@ -106,6 +108,7 @@ def persist_summary(
         dataset=dataset,
         model=cfg.model_name,
         champion_version=version,
+        tenure=champions.tenure(history.read_log(cfg)),
         batch_id=batch_id,
         checked_at=datetime.now(UTC),
         drifted=verdict.drifted,

@@ -61,12 +61,15 @@ def publish_artifact(summary: MonitorSummary, run_url: str) -> None:
 @io_task
 def announce(summary: MonitorSummary) -> str | None:
     """Always `driftloop.drift.checked`; on drift also `driftloop.drift.detected` with an episode-stable id."""
-    resource = model_resource(summary.model, summary.dataset)
+    # The tenure label keys the retrain trigger's cooldown: a rollback's first drift is not swallowed by the last one's.
+    resource = model_resource(summary.model, summary.dataset) | {"driftloop.tenure": str(summary.tenure)}
     emit(DRIFT_CHECKED, resource, summary.model_dump(mode="json", include=_CHECKED_FIELDS))
     if not summary.drifted:
         return None
     payload = summary.model_dump(mode="json", include=_DETECTED_FIELDS)
-    event_id = deterministic_id("drift", summary.model, summary.champion_version, summary.batch_id)
+    event_id = deterministic_id(
+        "drift", summary.model, f"t{summary.tenure}", summary.champion_version, summary.batch_id
+    )
     return emit(DRIFT_DETECTED, resource, payload, event_id=event_id)
 
 
@@ -78,6 +81,7 @@ _DETECTED_FIELDS = {
     "dataset",
     "model",
     "champion_version",
+    "tenure",
     "batch_id",
     "onset_batch_id",
     "drifted_columns",
