@@ -19,6 +19,9 @@ def _auth_config(settings: Settings, credentials: LocalCredentials) -> str:
         f"database_uri = sqlite:///{settings.home / 'mlflow-auth.db'}\n"
         f"admin_username = {credentials.mlflow_username}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        # Checking a password hash costs tens of milliseconds of CPU, and a training run makes hundreds of requests:
+        # a verified login is remembered for five minutes (a password change clears it at once).
+        "auth_cache_ttl_seconds = 300\n"
     )
 
 
