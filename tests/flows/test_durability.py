@@ -145,9 +145,11 @@ def test_no_generated_secret_appears_in_logs_artifacts_events_tags_or_status(api
     driftloop_events = events_since(list(events.ALL_EVENTS), datetime(2000, 1, 1, tzinfo=UTC))
     places["events"] = " ".join(str(e.model_dump()) for e in driftloop_events)
     mlflow = MlflowClient(api.resolved_mlflow_uri)
-    experiments = [e.experiment_id for e in mlflow.search_experiments()]
-    runs = mlflow.search_runs(experiments, max_results=500)
+    experiment = mlflow.get_experiment_by_name(f"driftloop-{DATASET}")
+    assert experiment is not None
+    runs = mlflow.search_runs([experiment.experiment_id], max_results=500)
     places["mlflow runs"] = " ".join(str(run.data.params) + str(run.data.tags) for run in runs)
-    assert runs and places["artifacts"] and places["events"]
+    assert runs, f"no MLflow runs in {experiment}"
+    assert places["artifacts"] and places["events"]
     leaks = [(place, i) for place, text in places.items() for i, secret in enumerate(secrets) if secret in text]
     assert leaks == []
