@@ -59,30 +59,37 @@ def chain(flow: str, count: int, since: datetime) -> str:
 
 def story(settings: Settings) -> None:
     started = datetime.now(UTC)
+    # Fresh data on every play: the lake keeps what earlier stories landed, and the same bytes again would be
+    # recognised as duplicates (rightly) and start nothing.
+    seed = int(started.timestamp()) % 100_000 * 10
+    earlier = champion_version(load_dataset(DATASET))
     print(f"1. {BASELINE_BATCHES} baseline batches land; the automation ingests each one.")
-    since = land(settings, "baseline", BASELINE_BATCHES, seed=1, first_day=0, rows=BASELINE_ROWS)
+    since = land(settings, "baseline", BASELINE_BATCHES, seed=seed + 1, first_day=0, rows=BASELINE_ROWS)
     print("  ", chain("ingest", BASELINE_BATCHES, since))
     scored = chain("score", BASELINE_BATCHES, since)
-    print("   Scoring waits for a first champion (each score run fails saying to train first):", scored)
+    if earlier is None:
+        print("   Scoring waits for a first champion (each score run fails saying to train first):", scored)
+    else:
+        print(f"   v{earlier}, the champion an earlier story left, scores them:", scored)
     print("2. Train the first model and promote it.")
     run_deployment(settings, "train", dataset=DATASET)
     run_deployment(settings, "promote", dataset=DATASET)
     cfg = load_dataset(DATASET)
-    print(f"   champion is now v{champion_version(cfg)}")
+    print(f"   champion is now v{champion_version(cfg)} (a challenger that does not beat the champion is rejected)")
     # Steps 3 and 4 do not depend on each other: their runs overlap, as batches from two sources would.
     print("3. Another baseline batch: ingest -> score -> monitor, all by automation; no drift.")
-    since = land(settings, "baseline", 1, seed=2, first_day=2)
+    since = land(settings, "baseline", 1, seed=seed + 2, first_day=2)
     print("4. A batch with quality problems lands: it is quarantined, the source object kept.")
-    land(settings, "quality_issue", 1, seed=3, first_day=3)
+    land(settings, "quality_issue", 1, seed=seed + 3, first_day=3)
     print("   step 3:", chain("monitor", 1, since))
     print("   step 4:", chain("ingest", 2, since))
     print("5. A recession arrives (sudden covariate shift): drift -> automated retrain -> promotion.")
-    since = land(settings, "covariate_shift_sudden", 1, seed=4, first_day=4)
+    since = land(settings, "covariate_shift_sudden", 1, seed=seed + 4, first_day=4)
     print("  ", chain("monitor", 1, since))
     print("  ", chain("retrain", 1, since))
     print(f"   champion is now v{champion_version(cfg)}")
     print("6. The recession goes on; the new champion's reference matches it, so monitoring stays quiet.")
-    since = land(settings, "covariate_shift_sudden", 1, seed=5, first_day=5)
+    since = land(settings, "covariate_shift_sudden", 1, seed=seed + 5, first_day=5)
     print("  ", chain("monitor", 1, since))
     print("7. Roll back to the previous champion; scoring uses it again.")
     run_deployment(settings, "rollback", dataset=DATASET)
