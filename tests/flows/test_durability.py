@@ -133,7 +133,9 @@ def test_s3_killed_mid_ingest_loses_nothing_and_duplicates_nothing(api: Settings
     assert [b.batch_id for b in batches].count(ledger["batch_id"]) == 1
 
 
-def test_no_generated_secret_appears_in_logs_artifacts_events_tags_or_status(api: Settings) -> None:
+def test_no_generated_secret_appears_in_logs_artifacts_events_tags_or_status(
+    api: Settings, champion: DatasetConfig
+) -> None:
     secrets = load_or_create_credentials(api.home).secrets()
     status = run_cli(api, "status")
     places: dict[str, str] = {"driftloop status": status.stdout + status.stderr}
