@@ -1,4 +1,4 @@
-"""The MLflow model registry: log and register a challenger, resolve aliases, load a version and what it carries.
+"""The MLflow model registry: resolve aliases, load a version and what it carries (registration.py adds versions).
 
 Every version carries, as run artifacts under `driftloop/`: its category mapping, its holdout (the exact rows
 promotion judges on), its reference sample and the drift profile fitted on it. Loading goes by exact version, so a
@@ -17,15 +17,12 @@ from typing import Any
 
 import lightgbm as lgb
 import mlflow
-import mlflow.lightgbm
-import numpy as np
 import polars as pl
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 
 from tasks.model import integrity
-from tasks.model.records import ChallengerRecord, LoadedModel
+from tasks.model.records import LoadedModel
 from tasks.monitoring.drift import DriftProfile
 from tasks.platform.config import DatasetConfig
 
@@ -33,11 +30,6 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 FILES = "driftloop"
 MAPPING, HOLDOUT, REFERENCE, PROFILE = "mapping.json", "holdout.json", "reference.parquet", "profile.json"
-PIP_REQUIREMENTS = [
-    f"mlflow=={mlflow.__version__}",
-    f"lightgbm=={lgb.__version__}",
-    f"numpy=={np.__version__}",
-]
 
 
 def client_for(cfg: DatasetConfig) -> MlflowClient:
@@ -80,70 +72,17 @@ def load_holdout(cfg: DatasetConfig, version: str) -> dict[str, Any]:
     return holdout
 
 
-def log_challenger(cfg: DatasetConfig, record: ChallengerRecord) -> str:
-    """Log a run (params, metrics, files, importance plot, model), register it and point `challenger` at it."""
-    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
-    experiment = mlflow.set_experiment(cfg.experiment)
-    with mlflow.start_run(experiment_id=experiment.experiment_id), tempfile.TemporaryDirectory() as scratch:
-        mlflow.log_params(record.params)
-        mlflow.log_metrics(record.metrics)
-        mlflow.set_tags(record.tags)
-        _write_files(Path(scratch), record)
-        mlflow.log_artifacts(scratch, FILES)
-        info = mlflow.lightgbm.log_model(
-            record.booster,
-            name="model",
-            signature=infer_signature(_frame(record), record.booster.predict(record.example)),
-            input_example=_frame(record),
-            registered_model_name=cfg.model_name,
-            pip_requirements=PIP_REQUIREMENTS,
-        )
-    version = str(info.registered_model_version)
-    client = client_for(cfg)
-    for key, value in record.tags.items():
-        client.set_model_version_tag(cfg.model_name, version, key, value)
-    client.set_model_version_tag(cfg.model_name, version, integrity.MANIFEST_TAG, _manifest(cfg, version))
-    set_alias(cfg, CHALLENGER, version)
-    return version
-
-
-def _frame(record: ChallengerRecord) -> Any:
-    return pl.DataFrame(record.example, schema=record.booster.feature_name(), orient="row").to_pandas()
-
-
-def _write_files(folder: Path, record: ChallengerRecord) -> None:
-    for name, body in record.files.items():
-        (folder / name).write_bytes(body)
-    # Imported here: matplotlib adds half a second to every flow that loads this module, and only training plots.
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(8, 6))  # a bare Figure needs no pyplot and no display backend on a worker
-    lgb.plot_importance(record.booster, ax=figure.subplots(), importance_type="gain", max_num_features=20)
-    figure.tight_layout()
-    figure.savefig(folder / "feature_importance.png", dpi=100)
-
-
 def forget_loaded_versions() -> None:
     """Drop this process's cache of loaded versions, so the next load downloads and verifies again."""
     _load_model.cache_clear()
     _version_files.cache_clear()
 
 
-def _manifest(cfg: DatasetConfig, version: str) -> str:
-    """The SHA-256 manifest of a version's model files and `driftloop/` files, as registered."""
-    uri = cfg.mlflow.tracking_uri
-    run_id = str(client_for(cfg).get_model_version(cfg.model_name, version).run_id)
-    with tempfile.TemporaryDirectory() as scratch:
-        model = _download(uri, Path(scratch) / "model", artifact_uri=f"models:/{cfg.model_name}/{version}")
-        files = _download(uri, Path(scratch) / "files", run_id=run_id, artifact_path=FILES)
-        return integrity.encode(integrity.manifest_of(model, "model") | integrity.manifest_of(files, FILES))
-
-
 @lru_cache(maxsize=16)
 def _load_model(tracking_uri: str, model_name: str, version: str) -> LoadedModel:
     details = MlflowClient(tracking_uri, tracking_uri).get_model_version(model_name, version)
     with tempfile.TemporaryDirectory() as scratch:
-        path = _download(tracking_uri, Path(scratch), artifact_uri=f"models:/{model_name}/{version}")
+        path = download(tracking_uri, Path(scratch), artifact_uri=f"models:/{model_name}/{version}")
         integrity.verify(path, "model", dict(details.tags), f"model {model_name} v{version}")
         booster = lgb.Booster(model_file=str(path / "model.lgb"))
     mapping = json.loads((_version_files(tracking_uri, model_name, version) / MAPPING).read_text())
@@ -156,11 +95,12 @@ def _version_files(tracking_uri: str, model_name: str, version: str) -> Path:
     details = MlflowClient(tracking_uri, tracking_uri).get_model_version(model_name, version)
     scratch = tempfile.mkdtemp(prefix=f"driftloop-{model_name}-{version}-")  # mode 0700: no one else writes here
     atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # kept while the process may read it again
-    path = _download(tracking_uri, Path(scratch), run_id=str(details.run_id), artifact_path=FILES)
+    path = download(tracking_uri, Path(scratch), run_id=str(details.run_id), artifact_path=FILES)
     integrity.verify(path, FILES, dict(details.tags), f"model {model_name} v{version}")
     return path
 
 
-def _download(tracking_uri: str, destination: Path, **source: str) -> Path:
+def download(tracking_uri: str, destination: Path, **source: str) -> Path:
+    """Download artifacts (`artifact_uri=`, or `run_id=` and `artifact_path=`) into a folder only this user reads."""
     destination.mkdir(mode=0o700, parents=True, exist_ok=True)
     return Path(mlflow.artifacts.download_artifacts(**source, dst_path=str(destination), tracking_uri=tracking_uri))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PROBE_PREFIX = "driftloop/probes/"
+# Pauses before resending a conditional write answered 409 (a concurrent write of the key was in flight): the other
+# write settles within milliseconds, so a short, growing wait suffices and the caller's own retry stays the backstop.
+CONFLICT_PAUSES_SECONDS = (0.05, 0.1, 0.2, 0.4)
 _HONOURS_CONDITIONS: set[tuple[str, str]] = set()  # (endpoint, bucket) probed in this process
 
 
@@ -36,9 +41,15 @@ class Store:
         return f"s3://{self.bucket}/{key}"
 
     def put_if_absent(self, key: str, body: bytes) -> bool:
-        """Write `body` only if `key` does not exist yet; True if this call wrote it.
+        """Write `body` only if `key` does not exist yet; True if this call wrote it, False if the key exists.
 
         The first conditional write to a bucket in a process probes that the store honours the condition at all.
+        A concurrent conditional write of the same key can be answered 409 ConditionalRequestConflict (as S3 does);
+        the write is then sent again a few times after a short pause, until the store settles the race (412: False,
+        or written: True), and the 409 is raised if it does not.
+        botocore resends a PUT whose answer was lost; the resent PUT can meet the object its first try wrote and get
+        412, so False means "the key exists", not "someone else wrote it": callers that must know which writer won
+        compare the writer's identity recorded in the body.
         """
         if (self.client.meta.endpoint_url, self.bucket) not in _HONOURS_CONDITIONS:
             self.check_conditional_writes()
@@ -63,13 +74,20 @@ class Store:
         _HONOURS_CONDITIONS.add((self.client.meta.endpoint_url, self.bucket))
 
     def _put_if_absent(self, key: str, body: bytes) -> bool:
-        try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412"}:
-                return False
-            raise
-        return True
+        pauses = iter(CONFLICT_PAUSES_SECONDS)
+        while True:
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code in {"PreconditionFailed", "412"}:
+                    return False
+                pause = next(pauses, None) if code == "ConditionalRequestConflict" else None
+                if pause is None:
+                    raise
+                time.sleep(pause)
+            else:
+                return True
 
     def put(self, key: str, body: bytes) -> None:
         """Write `body` at `key`, replacing what was there (only for mutable objects such as pointers)."""
@@ -101,10 +119,14 @@ class Store:
 
     def list_keys(self, prefix: str) -> list[str]:
         """Every key under `prefix`, in lexical order."""
-        keys: list[str] = []
+        return sorted(self.list_modified(prefix))
+
+    def list_modified(self, prefix: str) -> dict[str, datetime]:
+        """Every key under `prefix` with when it was last written, from the listing alone (no read per key)."""
+        modified: dict[str, datetime] = {}
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            keys.extend(obj["Key"] for obj in page.get("Contents", []))
-        return sorted(keys)
+            modified.update((obj["Key"], obj["LastModified"]) for obj in page.get("Contents", []))
+        return modified
 
     def read_parquet(self, key: str) -> pl.DataFrame:
         return pl.read_parquet(self.uri(key), storage_options=self.storage_options)

@@ -9,16 +9,21 @@ from typing import Any
 
 import numpy as np
 import pytest
+import requests
 from botocore.exceptions import ConnectionClosedError
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from prefect.artifacts import Artifact
 
 from flows.promote import promote
 from flows.train import train
 from tasks.contracts.credit import CONTRACT_VERSION
 from tasks.data.lake_io import list_batches
+from tasks.model import integrity
 from tasks.model.champions import moves
 from tasks.model.gates import PromotionDecision
 from tasks.model.history import read_log
+from tasks.model.registration import REGISTRATION_TAG
 from tasks.model.registry import (
     CHALLENGER,
     alias_version,
@@ -81,11 +86,45 @@ def test_training_twice_on_one_window_is_identical_and_lineage_resolves(dataset:
     assert len(tags["driftloop.git_commit"]) in {40, len("unknown")}
     assert tags["driftloop.flow_run_id"]
     recorded = load_holdout(dataset, first)
-    assert holdout.height == len(recorded["ids"]) == dataset.spec.holdout_rows
+    assert holdout.height == recorded["rows"] == dataset.spec.holdout_rows
     assert recorded["batches"] == {batches[-1]: ROWS, batches[-2]: 4000 - ROWS}  # the 4000 newest rows
     reference, profile = load_reference(dataset, first)
     assert reference.height == profile.rows == 6 * ROWS  # under the 20k bound: the whole pool
     assert profile.reference_auc is not None and profile.reference_auc > 0.65
+
+
+def test_a_retried_register_challenger_after_a_fault_between_registration_and_tagging_leaves_one_version(
+    dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    land(dataset, 4)
+    real_set_tag = MlflowClient.set_model_version_tag
+    faults: list[str] = []
+
+    def lose_the_connection_once(self: MlflowClient, name: str, version: str, *args: Any, **kwargs: Any) -> Any:
+        if not faults:
+            faults.append(f"{name} v{version}")
+            try:
+                raise requests.ConnectionError("Connection reset by peer")
+            except requests.ConnectionError as exc:
+                # as MLflow's client wraps a failed request: the cause is only the implicit context
+                raise MlflowException(f"API request failed with exception {exc}")  # noqa: B904
+        return real_set_tag(self, name, version, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "set_model_version_tag", lose_the_connection_once)
+    version = train(dataset=dataset.name)
+
+    client = client_for(dataset)
+    assert faults == [f"{dataset.model_name} v1"]  # the fault hit the registered version, before any tag
+    assert version == "1"
+    (registered,) = client.search_model_versions(f"name='{dataset.model_name}'")
+    assert registered.version == "1" and integrity.MANIFEST_TAG in registered.tags
+    assert alias_version(dataset, CHALLENGER) == "1"
+    runs = client.search_runs(
+        [client.get_experiment_by_name(dataset.experiment).experiment_id],
+        filter_string=f"tags.`{REGISTRATION_TAG}` = '{registered.tags[REGISTRATION_TAG]}'",
+    )
+    assert [run.info.run_id for run in runs] == [registered.run_id]
+    assert load_model(dataset, version).version == "1"  # the manifest matches what was registered
 
 
 def test_too_few_labelled_rows_is_not_enough_data(dataset: DatasetConfig) -> None:

@@ -15,7 +15,8 @@ from tasks.data.lake_io import list_batches, read_batch
 from tasks.model.features import encode, fit_mapping
 from tasks.model.metrics import roc_auc_delong
 from tasks.model.records import ChallengerRecord
-from tasks.model.registry import HOLDOUT, MAPPING, PROFILE, REFERENCE, log_challenger
+from tasks.model.registration import REGISTRATION_TAG, log_challenger, new_registration_id
+from tasks.model.registry import HOLDOUT, MAPPING, PROFILE, REFERENCE
 from tasks.model.training import (
     MAX_ROUNDS,
     PARAMS,
@@ -29,6 +30,7 @@ from tasks.model.training import (
 )
 from tasks.monitoring.drift import fit_profile
 from tasks.platform import events
+from tasks.platform.artifacts import artifact_key
 from tasks.platform.codec import parquet_bytes
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.retry import io_task, step_task
@@ -62,7 +64,7 @@ def fit_challenger(cfg: DatasetConfig, plan: WindowPlan, trigger_event_id: str) 
     profile = fit_profile(reference, cfg.columns, scores, holdout_auc, estimate.standard_error if estimate else None)
     files = {
         MAPPING: json.dumps(mapping, indent=2, sort_keys=True).encode(),
-        HOLDOUT: json.dumps(_holdout_record(plan, window, cfg.columns.id), indent=2).encode(),
+        HOLDOUT: json.dumps(_holdout_record(plan, window), indent=2).encode(),
         REFERENCE: parquet_bytes(reference),
         PROFILE: profile.model_dump_json(indent=2).encode(),
     }
@@ -75,13 +77,17 @@ def fit_challenger(cfg: DatasetConfig, plan: WindowPlan, trigger_event_id: str) 
         "reference_rows": float(reference.height),
     }
     params = {**PARAMS, "max_rounds": MAX_ROUNDS, "window_batches": len(plan.train_batches)}
-    tags = lineage(cfg, plan, trigger_event_id)
+    # Drawn once here, so every retry of the registration is given the same id and finds the earlier attempts' runs.
+    tags = lineage(cfg, plan, trigger_event_id) | {REGISTRATION_TAG: new_registration_id()}
     return ChallengerRecord(booster, params, metrics, tags, files, reference_matrix[:EXAMPLE_ROWS])
 
 
 @io_task
 def register_challenger(cfg: DatasetConfig, record: ChallengerRecord) -> str:
-    """Log and register the challenger in MLflow; the new version carries the `challenger` alias."""
+    """Log and register the challenger in MLflow; the new version carries the `challenger` alias.
+
+    A retry finds the version an earlier attempt registered and finishes it rather than registering another.
+    """
     return log_challenger(cfg, record)
 
 
@@ -89,8 +95,11 @@ def register_challenger(cfg: DatasetConfig, record: ChallengerRecord) -> str:
 def announce_registered(cfg: DatasetConfig, version: str, record: ChallengerRecord) -> None:
     """Emit `driftloop.model.registered` and keep the `train-<dataset>` record."""
     payload = {"dataset": cfg.name, "model": cfg.model_name, "version": version, **record.metrics, **record.tags}
-    events.emit(events.MODEL_REGISTERED, events.model_resource(cfg.model_name, cfg.name), payload)
-    create_table_artifact([payload], key=f"train-{cfg.name}", description=f"challenger v{version} registered")
+    event_id = events.deterministic_id(events.MODEL_REGISTERED, cfg.model_name, version)
+    events.emit(events.MODEL_REGISTERED, events.model_resource(cfg.model_name, cfg.name), payload, event_id)
+    create_table_artifact(
+        [payload], key=artifact_key("train", cfg.name), description=f"challenger v{version} registered"
+    )
 
 
 def lineage(cfg: DatasetConfig, plan: WindowPlan, trigger_event_id: str) -> dict[str, str]:
@@ -120,9 +129,9 @@ def git_commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def _holdout_record(plan: WindowPlan, window: Window, id_column: str) -> dict[str, Any]:
+def _holdout_record(plan: WindowPlan, window: Window) -> dict[str, Any]:
     return {
         "rule": "the last N labelled rows of each listed batch, in file order",
         "batches": plan.holdout,
-        "ids": window.holdout.get_column(id_column).to_list(),
+        "rows": window.holdout.height,
     }

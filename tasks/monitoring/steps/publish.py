@@ -5,7 +5,6 @@ Events are notifications only (delivery is best-effort); the summary in the obje
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,23 +15,26 @@ from mlflow.exceptions import MlflowException
 from prefect.artifacts import create_table_artifact
 
 from tasks.monitoring.steps.check import MonitorSummary
+from tasks.platform.artifacts import artifact_key
 from tasks.platform.codec import json_bytes
 from tasks.platform.config import load_dataset
 from tasks.platform.events import DRIFT_CHECKED, DRIFT_DETECTED, deterministic_id, emit, model_resource
 from tasks.platform.retry import io_task
 
+MONITOR_KEY_TAG = "driftloop.monitor_key"  # one monitoring run per check: the check's summary URI
+
 
 @io_task
 def track_summary(summary: MonitorSummary) -> str:
-    """Log the summary and the HTML report as a monitoring run tagged with the champion version and batch id."""
+    """Log the summary and the HTML report as the check's monitoring run, tagged with the champion version and batch.
+
+    One run per check, found by its key tag (the summary's URI): a retry, or a re-run of the same check, logs the
+    same values into the run an earlier attempt created, whatever state that attempt left it in, and ends it.
+    """
     cfg = load_dataset(summary.dataset)
     client = MlflowClient(tracking_uri=cfg.mlflow.tracking_uri)
-    run = client.create_run(
-        _experiment_id(client, cfg.experiment),
-        run_name=f"monitor-{summary.batch_id}-v{summary.champion_version}",
-        tags={"driftloop.kind": "monitoring"},
-    )
-    run_id: str = run.info.run_id
+    experiment_id = _experiment_id(client, cfg.experiment)
+    run_id = _monitoring_run(client, experiment_id, summary)
     client.log_batch(run_id, metrics=_metrics(summary), tags=_tags(summary))
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -40,7 +42,7 @@ def track_summary(summary: MonitorSummary) -> str:
         (folder / "report.html").write_bytes(cfg.store.get(_key_of(summary.report_uri)))
         client.log_artifacts(run_id, scratch, "drift")
     client.set_terminated(run_id)
-    return f"{cfg.mlflow.tracking_uri}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+    return f"{cfg.mlflow.tracking_uri}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 @io_task
@@ -55,15 +57,22 @@ def publish_artifact(summary: MonitorSummary, run_url: str) -> None:
     rows = [column.model_dump() for column in summary.columns]
     if summary.prediction is not None:
         rows.append(summary.prediction.model_dump())
-    create_table_artifact(rows, key=artifact_key(summary.dataset), description=description)
+    create_table_artifact(rows, key=artifact_key("drift", summary.dataset), description=description)
 
 
 @io_task
 def announce(summary: MonitorSummary) -> str | None:
-    """Always `driftloop.drift.checked`; on drift also `driftloop.drift.detected` with an episode-stable id."""
+    """Always `driftloop.drift.checked`; on drift also `driftloop.drift.detected`.
+
+    Both ids are derived from the check (model, tenure, version, batch), so the server keeps one of each however
+    often the check is announced.
+    """
     # The tenure label keys the retrain trigger's cooldown: a rollback's first drift is not swallowed by the last one's.
     resource = model_resource(summary.model, summary.dataset) | {"driftloop.tenure": str(summary.tenure)}
-    emit(DRIFT_CHECKED, resource, summary.model_dump(mode="json", include=_CHECKED_FIELDS))
+    checked_id = deterministic_id(
+        "checked", summary.model, f"t{summary.tenure}", summary.champion_version, summary.batch_id
+    )
+    emit(DRIFT_CHECKED, resource, summary.model_dump(mode="json", include=_CHECKED_FIELDS), event_id=checked_id)
     if not summary.drifted:
         return None
     payload = summary.model_dump(mode="json", include=_DETECTED_FIELDS)
@@ -71,10 +80,6 @@ def announce(summary: MonitorSummary) -> str | None:
         "drift", summary.model, f"t{summary.tenure}", summary.champion_version, summary.batch_id
     )
     return emit(DRIFT_DETECTED, resource, payload, event_id=event_id)
-
-
-def artifact_key(dataset: str) -> str:
-    return "drift-" + re.sub(r"[^a-z0-9-]+", "-", dataset.lower())
 
 
 _DETECTED_FIELDS = {
@@ -104,6 +109,19 @@ def _experiment_id(client: MlflowClient, name: str) -> str:
         if found is None:
             raise
         return str(found.experiment_id)
+
+
+def _monitoring_run(client: MlflowClient, experiment_id: str, summary: MonitorSummary) -> str:
+    """The id of the check's monitoring run, created only if no attempt created it before."""
+    found = client.search_runs([experiment_id], filter_string=f"tags.`{MONITOR_KEY_TAG}` = '{summary.summary_uri}'")
+    if found:
+        return str(found[0].info.run_id)
+    run = client.create_run(
+        experiment_id,
+        run_name=f"monitor-{summary.batch_id}-v{summary.champion_version}",
+        tags={"driftloop.kind": "monitoring", MONITOR_KEY_TAG: summary.summary_uri},
+    )
+    return str(run.info.run_id)
 
 
 def _metrics(summary: MonitorSummary) -> list[Metric]:

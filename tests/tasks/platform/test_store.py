@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from blocks.models import StorageLocation
 from tasks.platform.config import DatasetConfig
 from tasks.platform.errors import InsecureStore
-from tasks.platform.store import PROBE_PREFIX, forget_clients, open_store
+from tasks.platform.store import CONFLICT_PAUSES_SECONDS, PROBE_PREFIX, Store, forget_clients, open_store
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +23,57 @@ def test_put_if_absent_writes_once(dataset: DatasetConfig) -> None:
     assert store.put_if_absent(key, b"first") is True
     assert store.put_if_absent(key, b"second") is False
     assert store.get(key) == b"first"
+
+
+def conflicting(monkeypatch: pytest.MonkeyPatch, store: Store, key: str, times: int = 1) -> list[str]:
+    """Answer the next `times` PUTs of `key` with S3's 409 for a concurrent conditional write, sending nothing;
+    return what each PUT of `key` met."""
+    real_put = store.client.put_object
+    answered: list[str] = []
+
+    def put(**kwargs: Any) -> Any:
+        if kwargs["Key"] != key:
+            return real_put(**kwargs)
+        if len(answered) < times:
+            answered.append("409")
+            error = {"Code": "ConditionalRequestConflict", "Message": "A conflicting operation is in progress."}
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 409}}, "PutObject")
+        answered.append("sent")
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(store.client, "put_object", put)
+    return answered
+
+
+def test_a_conflicting_conditional_write_is_sent_again(dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = dataset.store
+    key = f"test/{dataset.name}/conflict.txt"
+    answered = conflicting(monkeypatch, store, key)
+    assert store.put_if_absent(key, b"mine") is True
+    assert answered == ["409", "sent"] and store.get(key) == b"mine"
+
+
+def test_a_conflict_that_the_other_write_won_settles_as_taken(
+    dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = dataset.store
+    key = f"test/{dataset.name}/taken.txt"
+    assert store.put_if_absent(key, b"theirs") is True
+    answered = conflicting(monkeypatch, store, key)
+    assert store.put_if_absent(key, b"mine") is False
+    assert answered == ["409", "sent"] and store.get(key) == b"theirs"
+
+
+def test_a_conflict_that_does_not_settle_is_raised_after_a_few_tries(
+    dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = dataset.store
+    key = f"test/{dataset.name}/stuck.txt"
+    answered = conflicting(monkeypatch, store, key, times=100)
+    with pytest.raises(ClientError, match="ConditionalRequestConflict"):
+        store.put_if_absent(key, b"mine")
+    assert answered == ["409"] * (len(CONFLICT_PAUSES_SECONDS) + 1)
+    assert not store.exists(key)
 
 
 def test_list_keys_pages_through_everything(dataset: DatasetConfig) -> None:
