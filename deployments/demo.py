@@ -68,7 +68,7 @@ def story(settings: Settings) -> None:
     print("  ", chain("ingest", BASELINE_BATCHES, since))
     scored = chain("score", BASELINE_BATCHES, since)
     if earlier is None:
-        print("   Scoring waits for a first champion (each score run fails saying to train first):", scored)
+        print("   Scoring waits for a first champion (each score run completes saying there is none yet):", scored)
     else:
         print(f"   v{earlier}, the champion an earlier story left, scores them:", scored)
     print("2. Train the first model and promote it.")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from prefect import flow
+from prefect.client.schemas.objects import State
 
 from tasks.monitoring.steps.check import (
     MonitorSummary,
     check_batch,
+    no_champion_yet,
     persist_summary,
-    record_onset,
+    record_episode,
     render_report,
     resolve_batch,
     resolve_champion,
@@ -17,13 +19,15 @@ from tasks.monitoring.steps.publish import announce, publish_artifact, track_sum
 
 
 @flow(name="monitor")
-def monitor(dataset: str = "credit", batch_id: str = "") -> MonitorSummary:
+def monitor(dataset: str = "credit", batch_id: str = "") -> MonitorSummary | State[None]:
     """Check one validated batch for drift against the reference stored with the serving champion.
 
     The fast engine decides on the full batch (feature drift share, prediction drift, and an ROC AUC drop on labelled
     rows); Evidently renders the human report from seeded samples. The summary and report are written once under
     reports/<dataset>/drift/<batch_id>-v<version>/, logged to MLflow and shown as the `drift-<dataset>` artifact.
-    `driftloop.drift.checked` is always emitted; on drift, `driftloop.drift.detected` carries the episode onset.
+    `driftloop.drift.checked` is always emitted; on drift, `driftloop.drift.detected` carries the episode onset (the
+    tenure's earliest drifted batch by ingest order). Events go out right after the summary is persisted, before
+    MLflow and the artifact, so an MLflow outage delays the views but never the retrain.
 
     Args:
         dataset: Name of the dataset block to monitor.
@@ -31,13 +35,13 @@ def monitor(dataset: str = "credit", batch_id: str = "") -> MonitorSummary:
             validated batch.
 
     Returns:
-        The persisted monitoring summary (verdict, per-column table, champion version, onset, report URI).
-
-    Raises:
-        NoChampion: the model has no champion, so there is no reference to compare with.
+        The persisted monitoring summary (verdict, per-column table, champion version, onset, report URI); with no
+        champion yet, a Completed state saying there is nothing to compare with.
     """
     # champion
     version = resolve_champion(dataset)
+    if version is None:
+        return no_champion_yet(dataset)
     # batch
     checked_batch = resolve_batch(dataset, batch_id)
     # check
@@ -45,13 +49,13 @@ def monitor(dataset: str = "credit", batch_id: str = "") -> MonitorSummary:
     # report
     report = render_report(dataset, checked_batch, version)
     # episode
-    onset = record_onset(dataset, version, checked_batch, verdict.drifted)
+    episode = record_episode(dataset, checked_batch, verdict.drifted)
     # persist
-    summary: MonitorSummary = persist_summary(dataset, version, verdict, report, onset, checked_batch)
+    summary: MonitorSummary = persist_summary(dataset, version, verdict, report, episode, checked_batch)
+    # announce
+    announce(summary)
     # track
     run_url = track_summary(summary)
     # publish
     publish_artifact(summary, run_url)
-    # announce
-    announce(summary)
     return summary

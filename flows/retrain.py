@@ -23,7 +23,8 @@ def retrain(
     Args:
         dataset: Name of the dataset block.
         onset_batch_id: First drifted batch of the episode (from the drift event); the training window and the new
-            reference start there. Empty trains on the normal window.
+            reference start there. The tenure's earliest drifted batch, as monitoring marked it, takes precedence;
+            empty with nothing marked trains on the normal window.
         trigger_event_id: Id of the drift event that asked for this retrain, recorded as lineage.
         champion_version: Champion the drift was measured against (from the drift event), e.g. 3. If another
             champion replaced it meanwhile, the episode is over and the run skips. Empty retrains whatever serves now.
@@ -36,13 +37,13 @@ def retrain(
 
     with transaction():
         # claim
-        claim = claim_retrain(dataset, trigger_event_id, str(champion_version))
+        claim = claim_retrain(dataset, trigger_event_id, str(champion_version), onset_batch_id)
         if not claim.granted:
             # skip
             record_skip(claim)
             return Completed(message=f"retrain skipped: {claim.reason}")
         # train
-        version = train(dataset=dataset, onset_batch_id=onset_batch_id, trigger_event_id=trigger_event_id)
+        version = train(dataset=dataset, onset_batch_id=claim.onset_batch_id, trigger_event_id=trigger_event_id)
         # promote
         decision = promote(dataset=dataset, challenger_version=version)
         # settle

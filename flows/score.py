@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 from prefect import flow
+from prefect.client.schemas.objects import State
 
 from tasks.model.steps.score import (
     ScoredBatch,
     announce_scored,
+    current_champion,
     load_dataset,
-    require_champion,
+    no_champion_yet,
     resolve_batch,
     score_batch,
 )
 
 
 @flow(name="score", log_prints=True)
-def score(dataset: str = "credit", batch_id: str = "") -> ScoredBatch:
+def score(dataset: str = "credit", batch_id: str = "") -> ScoredBatch | State[None]:
     """Validate a batch against the contract, score it with the exact champion version and store the predictions.
 
     Args:
         dataset: Name of the dataset block.
         batch_id: Validated batch to score; empty scores the newest one.
+
+    Returns:
+        The scored batch; with no champion yet, a Completed state saying so (nothing is scored).
     """
     cfg = load_dataset(dataset)
     # resolve
     batch: str = resolve_batch(cfg, batch_id)
     # champion
-    version: str = require_champion(cfg)
+    version = current_champion(cfg)
+    if version is None:
+        return no_champion_yet(cfg)
     # score
     scored: ScoredBatch = score_batch(cfg, batch, version)
     # announce

@@ -155,12 +155,6 @@ def error_report(key: str, batch_id: str, reason: str, summary: dict[str, Any]) 
     }
 
 
-def artifact_key(dataset: str, batch_id: str) -> str:
-    """`ingest-<dataset>-<batch_id>`, lowercase with anything outside [a-z0-9-] replaced."""
-    raw = f"ingest-{dataset}-{batch_id}".lower()
-    return "".join(c if c.isascii() and (c.isalnum() or c == "-") else "-" for c in raw)
-
-
 def artifact_rows(outcome: IngestOutcome) -> list[dict[str, Any]]:
     """One table row per field, plain Python values only (artifacts reject numpy scalars)."""
     return [{"field": name, "value": str(value)} for name, value in outcome.model_dump(mode="json").items()]

@@ -53,3 +53,23 @@ def predictions_key(dataset: str, model_version: str, batch_id: str) -> str:
 
 def report_prefix(dataset: str, kind: str, report_id: str) -> str:
     return f"reports/{dataset}/{kind}/{report_id}/"
+
+
+def drift_check_prefix(dataset: str, batch_id: str, version: str) -> str:
+    """Where one drift check of a batch against one champion version keeps its summary.json and report.html."""
+    return report_prefix(dataset, "drift", f"{batch_id}-v{version}")
+
+
+def drifted_prefix(dataset: str, model: str, tenure: int) -> str:
+    """Where monitoring marks each drifted batch of a champion's tenure (one empty object per batch)."""
+    return f"reports/{dataset}/drift/episodes/{model}-t{tenure:08d}/"
+
+
+def drifted_key(dataset: str, model: str, tenure: int, meta: BatchMeta) -> str:
+    """Named by ingest time first, so the first key listed is the episode's onset whatever order checks ran in."""
+    return f"{drifted_prefix(dataset, model, tenure)}{meta.ingested_at:%Y%m%dT%H%M%S%f}-{meta.batch_id}"
+
+
+def onset_of(drifted_keys: list[str]) -> str | None:
+    """The earliest drifted batch by ingest order, from the keys under `drifted_prefix`."""
+    return min(drifted_keys).rsplit("-", 1)[-1] if drifted_keys else None

@@ -27,10 +27,9 @@ def list_batches(store: Store, dataset: str) -> list[BatchMeta]:
     return sorted(metas, key=lambda m: (m.ingested_at, m.batch_id))
 
 
+def read_meta(store: Store, dataset: str, batch_id: str) -> BatchMeta:
+    return BatchMeta.model_validate(store.get_json(meta_key(dataset, batch_id)))
+
+
 def read_batch(store: Store, dataset: str, batch_id: str) -> pl.DataFrame:
     return store.read_parquet(batch_key(dataset, batch_id))
-
-
-def read_batches(store: Store, dataset: str, batch_ids: list[str]) -> pl.DataFrame:
-    """Concatenate batches in the given order (row order matters for deterministic training)."""
-    return pl.concat([read_batch(store, dataset, b) for b in batch_ids], how="vertical_relaxed")

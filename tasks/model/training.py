@@ -2,16 +2,18 @@
 
 The window rule (DESIGN §4, "the retraining window follows the new regime"):
 - holdout: the newest `holdout_rows` labelled rows, taken from the newest batches (the last labelled rows of each
-  batch, newest batch first); never trained on, and recorded so promotion judges on exactly these rows;
+  batch, newest batch first); never trained on, and recorded as `{batch: rows}` so promotion re-derives exactly
+  these rows from the batches (ids are unique within a batch only, so rows are never matched by id across batches);
 - normal window: the newest `train_batches` batches, labelled rows only, minus the holdout;
-- drift window (an onset batch is given): every batch since the onset, inclusive, minus the holdout; when that leaves
-  fewer than `min_onset_rows` labelled rows, the newest pre-onset batches are added one at a time until it does
-  (or none are left). The reference sample is drawn only from batches since the onset, so monitoring re-anchors on
-  the new regime even when older rows were mixed into training.
+- drift window (an onset batch is given): every batch since the onset, inclusive, but at most the newest
+  `train_batches` of them, minus the holdout; when that leaves fewer than `min_onset_rows` labelled rows, the newest
+  pre-onset batches are added one at a time until it does (or none are left). The reference sample is drawn only
+  from batches since the onset, so monitoring re-anchors on the new regime even when older rows were mixed in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,11 +102,16 @@ def plan_window(metas: list[BatchMeta], spec: DatasetFields, dataset: str, onset
 def split_window(frames: dict[str, pl.DataFrame], plan: WindowPlan, columns: Columns) -> Window:
     """Cut the batches into training rows, holdout rows and the reference pool, in stable batch and row order."""
     labelled = {b: f.filter(pl.col(columns.target).is_not_null()) for b, f in frames.items()}
-    holdout = pl.concat([labelled[b].tail(k) for b in plan.batches if (k := plan.holdout.get(b, 0))])
-    train = pl.concat([labelled[b] for b in plan.train_batches])
-    train = train.filter(~pl.col(columns.id).is_in(holdout.get_column(columns.id).implode()))
+    holdout = holdout_rows(labelled, plan.holdout)
+    # A batch's holdout is its last k labelled rows, so its training rows are the ones before them.
+    train = pl.concat([labelled[b].head(labelled[b].height - plan.holdout.get(b, 0)) for b in plan.train_batches])
     reference_pool = pl.concat([frames[b] for b in plan.reference_batches])
     return Window(train=train, holdout=holdout, reference_pool=reference_pool)
+
+
+def holdout_rows(labelled: Mapping[str, pl.DataFrame], counts: dict[str, int]) -> pl.DataFrame:
+    """The last `counts[b]` labelled rows of each batch, oldest batch first (`counts` is recorded newest first)."""
+    return pl.concat([labelled[b].tail(k) for b, k in reversed(counts.items()) if k])
 
 
 def sample_reference(pool: pl.DataFrame, rows: int) -> pl.DataFrame:
@@ -163,6 +170,9 @@ def _window_batches(
     if onset_batch_id not in ids:
         raise ConfigurationError(f"onset batch {onset_batch_id!r} is not a validated batch of {spec.model_name}")
     since, before = metas[ids.index(onset_batch_id) :], metas[: ids.index(onset_batch_id)]
+    if len(since) > spec.train_batches:  # a long episode trains on its newest batches, like the normal window
+        since = since[-spec.train_batches :]
+        return since, since, 0
     window = list(since)
     while _trainable(window, holdout) < spec.min_onset_rows and before:
         window.insert(0, before.pop())

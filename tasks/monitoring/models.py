@@ -129,3 +129,10 @@ class MonitorSummary(BaseModel):
     report_uri: str
     summary_uri: str
     report_agreement: float  # share of columns where Evidently's sampled verdict matches the engine's
+
+
+class Episode(BaseModel):
+    """The champion tenure a check belongs to and, when the tenure has drifted, its onset (earliest by ingest)."""
+
+    tenure: int
+    onset_batch_id: str | None

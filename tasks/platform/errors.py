@@ -6,8 +6,8 @@ DriftloopError
 ├── CorruptObject          a landed object cannot be read as parquet or CSV (never retried)
 ├── IntegrityError         a model version's files differ from their registered SHA-256 manifest (never retried)
 ├── InsecureStore          the object store ignores conditional writes, on which every exactly-once rests
-├── NoChampion             scoring or monitoring needs a champion and there is none yet
 ├── NotEnoughData          a window holds too few labelled rows to train or to hold out
+├── Quarantined            an ingest run sent objects to quarantine (its Failed state carries every outcome)
 └── StaleChampion          the champion moved while a promotion was being decided
 """
 
@@ -44,12 +44,16 @@ class InsecureStore(DriftloopError):
     """The object store accepted a second `If-None-Match: *` write of one key: conditional writes are ignored."""
 
 
-class NoChampion(DriftloopError):
-    """The model has no champion yet."""
-
-
 class NotEnoughData(DriftloopError):
     """Too few labelled rows to train or to hold out."""
+
+
+class Quarantined(DriftloopError):
+    """An ingest run quarantined objects; `outcomes` holds what happened to every object of the run."""
+
+    def __init__(self, message: str, outcomes: list[Any]) -> None:
+        super().__init__(message)
+        self.outcomes = outcomes
 
 
 class StaleChampion(DriftloopError):

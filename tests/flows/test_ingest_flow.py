@@ -15,8 +15,8 @@ from typing import Any
 
 import polars as pl
 import pytest
-from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.objects import State
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 
@@ -25,11 +25,13 @@ from blocks.models import DatasetSpec, StorageLocation
 from flows.ingest import ingest
 from flows.simulate import simulate
 from tasks.contracts.credit import generate
-from tasks.data.ingest import IngestOutcome, artifact_key
+from tasks.data.ingest import IngestOutcome
 from tasks.data.lake import landing_prefix, quarantine_prefix
 from tasks.data.lake_io import list_batches, read_batch
+from tasks.platform.artifacts import artifact_key
 from tasks.platform.codec import parquet_bytes
 from tasks.platform.config import EVERY_DATASET, DatasetConfig, load_dataset
+from tasks.platform.errors import Quarantined
 from tasks.platform.events import BATCH_INGESTED, BATCH_QUARANTINED
 
 pytestmark = pytest.mark.integration
@@ -37,7 +39,8 @@ pytestmark = pytest.mark.integration
 
 def run_ingest(dataset: str, key: str = "") -> tuple[State[Any], list[IngestOutcome]]:
     state = ingest(dataset=dataset, key=key, return_state=True)
-    return state, state.result(raise_on_failure=False)  # type: ignore[return-value]
+    result = state.result(raise_on_failure=False)
+    return state, result.outcomes if isinstance(result, Quarantined) else result
 
 
 def poll_events(dataset: str, event: str, expected: int, linger: float = 0.0) -> list[Any]:
@@ -92,8 +95,10 @@ def test_good_batches_ingest_and_every_bad_scenario_is_quarantined(dataset: Data
     assert sorted(e.payload["key"] for e in ingested) == sorted(good)
     assert sorted(e.payload["key"] for e in quarantined) == sorted(bad)
     assert all(e.payload["failures"] >= 1 and e.payload["errors_uri"].startswith("s3://") for e in quarantined)
-    artifact = Artifact.get(artifact_key(name, by_key[good[0]].batch_id))
-    assert artifact is not None and "ingested" in str(artifact.data)
+    with get_client(sync_client=True) as client:  # one key per dataset: a version per object accumulates under it
+        key_filter = ArtifactFilter(key=ArtifactFilterKey(any_=[artifact_key("ingest", name)]))
+        versions = client.read_artifacts(artifact_filter=key_filter)
+    assert sorted((v.description or "").split(":")[0] for v in versions) == sorted(f"ingest of {k}" for k in good + bad)
 
 
 def test_same_bytes_twice_and_reruns_give_one_batch(dataset: DatasetConfig) -> None:

@@ -20,11 +20,14 @@ from flows.promote import promote
 from flows.retrain import retrain
 from flows.rollback import rollback
 from flows.train import train
+from tasks.data import lake
+from tasks.data.lake_io import list_batches
 from tasks.model import champions
+from tasks.model.attempts import attempts_prefix, episode_prefix, read_attempts
 from tasks.model.episodes import Attempt
 from tasks.model.history import read_log
 from tasks.model.registry import champion_version
-from tasks.model.steps.retrain import attempts_prefix, claim_retrain, episode_prefix, read_attempts
+from tasks.model.steps.retrain import claim_retrain
 from tasks.platform.codec import json_bytes
 from tasks.platform.config import DatasetConfig
 from tasks.platform.errors import NotEnoughData
@@ -86,6 +89,17 @@ def test_a_rejection_reopens_the_episode_after_the_backoff_and_counts_in_the_bud
     assert champion_version(dataset) == "1"
 
 
+def test_the_claim_trains_from_the_tenure_s_earliest_drifted_batch_whatever_the_event_said(
+    dataset: DatasetConfig,
+) -> None:
+    earlier, later = (write_validated(dataset, seed, ROWS) for seed in (1, 2))
+    assert claim_retrain.fn(dataset.name, "", "", later).onset_batch_id == later  # nothing marked: the event's
+    metas = {meta.batch_id: meta for meta in list_batches(dataset.store, dataset.name)}
+    for batch in (later, earlier):  # monitoring checked them out of ingest order
+        dataset.store.put(lake.drifted_key(dataset.name, dataset.model_name, 0, metas[batch]), b"")
+    assert claim_retrain.fn(dataset.name, "", "", later).onset_batch_id == earlier
+
+
 def test_drift_after_a_rollback_is_a_new_episode_and_retrains(dataset: DatasetConfig) -> None:
     first_champion(dataset)
     assert run_retrain(dataset, "1").startswith("retrained: challenger v2, promoted")
@@ -93,7 +107,8 @@ def test_drift_after_a_rollback_is_a_new_episode_and_retrains(dataset: DatasetCo
 
     # v1 serves again in a new tenure: its drift retrains, although v1's first tenure already had an episode
     assert run_retrain(dataset, "1").startswith("retrained: challenger v3")
-    ((attempt, outcome),) = read_attempts(dataset, 3)  # history: #1 promote v1, #2 promote v2, #3 rollback to v1
+    # history: #1 promote v1, #2 promote v2, #3 rollback to v1
+    ((attempt, outcome),) = read_attempts(dataset.store, dataset.model_name, 3)
     assert attempt.champion_version == "1" and outcome is not None
 
 
@@ -133,7 +148,7 @@ def test_a_failed_retrain_ends_its_attempt_as_failed_and_counts(
     assert state.is_failed()
     with pytest.raises(NotEnoughData):
         state.result()
-    ((_, outcome),) = read_attempts(dataset, 0)
+    ((_, outcome),) = read_attempts(dataset.store, dataset.model_name, 0)
     assert outcome is not None and outcome.ending == "failed"
     assert "attempt 1 ended failed" in run_retrain(dataset, "")  # not retried at once, and not locked out either
     policies(retry_backoff_minutes=0)

@@ -15,16 +15,18 @@ from tasks.model.champions import moves
 from tasks.model.history import read_log
 from tasks.model.registry import champion_version, client_for, forget_loaded_versions
 from tasks.platform.config import DatasetConfig
-from tasks.platform.errors import ConfigurationError, ContractViolation, IntegrityError, NoChampion
+from tasks.platform.errors import ConfigurationError, ContractViolation, IntegrityError
 from tests.flows.test_train_promote import land, train_on, with_window
 
 pytestmark = pytest.mark.integration
 
 
-def test_score_without_champion_says_train_then_promote(dataset: DatasetConfig) -> None:
+def test_score_without_champion_completes_saying_train_then_promote(dataset: DatasetConfig) -> None:
     land(dataset, 1)
-    with pytest.raises(NoChampion, match=r"run `train` then `promote`"):
-        score(dataset=dataset.name)
+    state = score(dataset=dataset.name, return_state=True)
+    assert state.is_completed() and state.message is not None
+    assert "no champion yet; run `train` then `promote`" in state.message
+    assert dataset.store.list_keys(f"predictions/{dataset.name}/") == []
 
 
 def test_rollback_restores_previous_champion_and_scoring_uses_it(dataset: DatasetConfig) -> None:

@@ -23,7 +23,7 @@ from tasks.data.steps.ingest_write import already_handled, quarantine, settle, s
 from tasks.platform.codec import sha256
 from tasks.platform.config import EVERY_DATASET, dataset_names, load_block, load_spec
 from tasks.platform.contract import Columns, columns_of, load_contract
-from tasks.platform.errors import ConfigurationError, ContractViolation, CorruptObject
+from tasks.platform.errors import ConfigurationError, ContractViolation, CorruptObject, Quarantined
 from tasks.platform.retry import io_task, step_task
 from tasks.platform.store import Store, open_store
 
@@ -101,7 +101,11 @@ def read_object(store: Store, key: str) -> bytes:
 
 
 def verdict(outcomes: list[IngestOutcome]) -> State[list[IngestOutcome]]:
-    """Completed with the counts, or Failed naming every quarantined key and why; the outcomes ride as data."""
+    """Completed with the counts, or Failed naming every quarantined key and why.
+
+    The outcomes ride as the Completed state's data, or on the Failed state's `Quarantined` exception: a Failed
+    state's data must be an exception, or reading its result fails with a TypeError instead of the message.
+    """
     counts = {name: sum(o.outcome == name for o in outcomes) for name in ("ingested", "quarantined", "duplicate")}
     handled = sum(o.outcome == "already_handled" for o in outcomes)
     message = (
@@ -111,5 +115,6 @@ def verdict(outcomes: list[IngestOutcome]) -> State[list[IngestOutcome]]:
     quarantined = [o for o in outcomes if o.outcome == "quarantined"]
     if quarantined:
         named = "; ".join(f"{o.key}: {o.reason}" for o in quarantined)
-        return Failed(message=f"{message}. Quarantined {named}", data=outcomes)
+        failure = f"{message}. Quarantined {named}"
+        return Failed(message=failure, data=Quarantined(failure, outcomes))
     return Completed(message=message, data=outcomes)

@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 
 from prefect.artifacts import create_table_artifact
 
-from tasks.data.ingest import IngestOutcome, artifact_key, artifact_rows, error_report, violation_summary
+from tasks.data.ingest import IngestOutcome, artifact_rows, error_report, violation_summary
 from tasks.data.lake import BatchMeta, batch_id_for, landing_prefix, ledger_key, quarantine_prefix
 from tasks.data.lake_io import write_batch
+from tasks.platform.artifacts import artifact_key
 from tasks.platform.codec import json_bytes
 from tasks.platform.errors import ContractViolation, CorruptObject
-from tasks.platform.events import BATCH_INGESTED, BATCH_QUARANTINED, batch_resource, emit
+from tasks.platform.events import BATCH_INGESTED, BATCH_QUARANTINED, batch_resource, deterministic_id, emit
 from tasks.platform.retry import io_task
 from tasks.platform.store import Store
 
@@ -81,16 +82,19 @@ def settle(store: Store, dataset: str, decided: IngestOutcome) -> IngestOutcome:
 def announce(dataset: str, outcome: IngestOutcome) -> None:
     """The batch event (ingested or quarantined; duplicates stay quiet) and the keyed decision artifact."""
     resource = batch_resource(dataset, outcome.batch_id)
-    base = {"dataset": dataset, "batch_id": outcome.batch_id, "key": outcome.key}
+    base: dict[str, object] = {"dataset": dataset, "batch_id": outcome.batch_id, "key": outcome.key}
+    # Ids fixed by the decision: a retried announcement is dropped by the server, not scored twice.
     if outcome.outcome == "ingested":
-        emit(BATCH_INGESTED, resource, base | {"rows": outcome.rows, "labelled_rows": outcome.labelled_rows})
+        payload = base | {"rows": outcome.rows, "labelled_rows": outcome.labelled_rows}
+        emit(BATCH_INGESTED, resource, payload, event_id=deterministic_id("ingested", dataset, outcome.batch_id))
     elif outcome.outcome == "quarantined":
-        payload = {"reason": outcome.reason, "failures": outcome.failures, "errors_uri": outcome.errors_uri}
-        emit(BATCH_QUARANTINED, resource, base | payload)
+        payload = base | {"reason": outcome.reason, "failures": outcome.failures, "errors_uri": outcome.errors_uri}
+        event_id = deterministic_id("quarantined", dataset, outcome.key, outcome.sha256)
+        emit(BATCH_QUARANTINED, resource, payload, event_id=event_id)
     create_table_artifact(
         artifact_rows(outcome),
-        key=artifact_key(dataset, outcome.batch_id),
-        description=f"ingest of {outcome.key}: {outcome.outcome}",
+        key=artifact_key("ingest", dataset),
+        description=f"ingest of {outcome.key}: {outcome.outcome} (batch {outcome.batch_id})",
     )
 
 

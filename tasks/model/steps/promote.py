@@ -17,6 +17,7 @@ from tasks.model.registry import CHALLENGER, alias_version, client_for, load_mod
 from tasks.model.scoring import latency_ms_per_1k, predict
 from tasks.model.steps.score import read_holdout
 from tasks.platform import events
+from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.errors import ConfigurationError, StaleChampion
 from tasks.platform.retry import io_task, step_task
@@ -108,7 +109,9 @@ def announce_decision(cfg: DatasetConfig, decision: PromotionDecision) -> None:
     if decision.outcome == "unchanged":
         return
     event = events.MODEL_PROMOTED if decision.promoted else events.MODEL_REJECTED
-    events.emit(event, events.model_resource(cfg.model_name, cfg.name), decision.model_dump(mode="json"))
+    # One id per decision (challenger, and the history sequence it was judged against): a retry re-sends, not repeats.
+    event_id = events.deterministic_id(event, cfg.model_name, decision.challenger_version, str(decision.judged_at))
+    events.emit(event, events.model_resource(cfg.model_name, cfg.name), decision.model_dump(mode="json"), event_id)
     table = [
         {
             **gate.model_dump(),
@@ -117,7 +120,7 @@ def announce_decision(cfg: DatasetConfig, decision: PromotionDecision) -> None:
         }
         for gate in decision.gates
     ]
-    create_table_artifact(table, key=f"promotion-{cfg.name}", description=str(decision))
+    create_table_artifact(table, key=artifact_key("promotion", cfg.name), description=str(decision))
 
 
 @io_task
@@ -144,5 +147,7 @@ def roll_back(cfg: DatasetConfig, to_version: str) -> HistoryRecord:
 
 @io_task
 def announce_rollback(cfg: DatasetConfig, move: HistoryRecord) -> None:
-    events.emit(events.MODEL_ROLLED_BACK, events.model_resource(cfg.model_name, cfg.name), move.model_dump(mode="json"))
-    create_table_artifact([move.model_dump(mode="json")], key=f"rollback-{cfg.name}", description=move.why)
+    record = move.model_dump(mode="json")
+    event_id = events.deterministic_id(events.MODEL_ROLLED_BACK, cfg.model_name, str(move.sequence))
+    events.emit(events.MODEL_ROLLED_BACK, events.model_resource(cfg.model_name, cfg.name), record, event_id)
+    create_table_artifact([record], key=artifact_key("rollback", cfg.name), description=move.why)

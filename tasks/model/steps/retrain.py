@@ -1,10 +1,7 @@
 """Retrain steps: claim an attempt in the current drift episode, settle how it ended, or say why it did not start.
 
-Attempts live at `registry/<model>/episodes/<tenure>/<n>.json`, claimed with `If-None-Match`: of two requests for the
-same attempt, from the automation, a schedule or a person, exactly one wins. Its outcome is written beside it when it
-ends (`<n>.outcome.json`); a failed run writes `failed` through the transaction's rollback hook, and a killed run
-writes nothing, so its lease runs out. `registry/<model>/attempts/` holds one empty marker per attempt, named by its
-start time, which the budget counts without reading them. The rules themselves are in `tasks.model.episodes`.
+Where attempts are kept is `tasks.model.attempts`; the rules are `tasks.model.episodes`. A failed run settles its
+attempt as `failed` through the transaction's rollback hook; a killed run writes nothing, so its lease runs out.
 """
 
 from __future__ import annotations
@@ -16,11 +13,12 @@ from prefect.runtime import flow_run
 from prefect.transactions import Transaction, get_transaction
 from pydantic import BaseModel
 
+from tasks.data import lake
 from tasks.data.lake_io import list_batches
-from tasks.model import champions, episodes, history
+from tasks.model import attempts, champions, episodes, history
 from tasks.model.episodes import Attempt, Ending, Outcome
 from tasks.platform import events
-from tasks.platform.codec import json_bytes
+from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.retry import io_task
 
@@ -39,29 +37,29 @@ class RetrainClaim(BaseModel):
     claimed_at: datetime
     flow_run_id: str | None = None
     trigger_event_id: str = ""
-
-
-def episode_prefix(model: str, tenure: int) -> str:
-    return f"registry/{model}/episodes/{tenure:08d}/"
-
-
-def attempts_prefix(model: str) -> str:
-    return f"registry/{model}/attempts/"
+    onset_batch_id: str = ""
 
 
 @io_task
-def claim_retrain(dataset: str, trigger_event_id: str, drifted_champion: str = "") -> RetrainClaim:
+def claim_retrain(
+    dataset: str, trigger_event_id: str, drifted_champion: str = "", onset_batch_id: str = ""
+) -> RetrainClaim:
     """Claim the next attempt of the current tenure's episode, unless the champion that drifted (when named) was
-    replaced since, an attempt holds or closed the episode, or the budget is spent."""
+    replaced since, an attempt holds or closed the episode, or the budget is spent.
+
+    The claim's onset is the tenure's earliest drifted batch by ingest order, as monitoring marked it; the event's
+    onset may be a later batch when checks ran out of order. `onset_batch_id` is used only when none was marked.
+    """
     cfg = load_dataset(dataset)
     log = history.read_log(cfg)
     champion, tenure, now = champions.champion(log), champions.tenure(log), datetime.now(UTC)
-    attempts = read_attempts(cfg, tenure)
-    number = len(attempts) + 1
+    marked = lake.onset_of(cfg.store.list_keys(lake.drifted_prefix(dataset, cfg.model_name, tenure)))
+    earlier = attempts.read_attempts(cfg.store, cfg.model_name, tenure)
+    number = len(earlier) + 1
     claim = RetrainClaim(
         dataset=dataset,
         model=cfg.model_name,
-        key=f"{episode_prefix(cfg.model_name, tenure)}{number:03d}.json",
+        key=attempts.attempt_key(cfg.model_name, tenure, number),
         champion_version=champion,
         tenure=tenure,
         attempt=number,
@@ -70,68 +68,34 @@ def claim_retrain(dataset: str, trigger_event_id: str, drifted_champion: str = "
         claimed_at=now,
         flow_run_id=flow_run.get_id(),
         trigger_event_id=trigger_event_id,
+        onset_batch_id=marked or onset_batch_id,
     )
-    why = _why_not(cfg, claim, attempts, drifted_champion)
+    why = _why_not(cfg, claim, earlier, drifted_champion)
     if why:
         return claim.model_copy(update={"granted": False, "reason": why})
-    taken_by = _take(cfg, claim)
-    if taken_by is not None:
-        return claim.model_copy(update={"granted": False, "reason": f"attempt {number} already taken by {taken_by}"})
+    holder = attempts.take(cfg.store, _attempt(cfg, claim))
+    if holder is not None:
+        why = f"attempt {number} already taken by flow run {holder}"
+        return claim.model_copy(update={"granted": False, "reason": why})
     _remember_for_rollback(claim)
     return claim
 
 
 def _why_not(
-    cfg: DatasetConfig, claim: RetrainClaim, attempts: list[tuple[Attempt, Outcome | None]], drifted_champion: str
+    cfg: DatasetConfig, claim: RetrainClaim, earlier: list[tuple[Attempt, Outcome | None]], drifted_champion: str
 ) -> str | None:
     if drifted_champion and drifted_champion != claim.champion_version:
         return (
             f"the champion moved from v{drifted_champion} to v{claim.champion_version} since the drift; "
             "it is monitored afresh"
         )
-    why = episodes.not_now(attempts, claim.claimed_at, cfg.drift, lambda since: _labelled_rows_since(cfg, since))
+    why = episodes.not_now(earlier, claim.claimed_at, cfg.drift, lambda since: _labelled_rows_since(cfg, since))
     if why:
         return why
-    started = [datetime.fromtimestamp(int(key.rsplit("/", 1)[-1].split("-")[0]), UTC) for key in _markers(cfg)]
+    started = attempts.attempt_starts(cfg.store, cfg.model_name)
     if episodes.budget_spent(started, claim.claimed_at, cfg.drift.retrain_budget, cfg.drift.budget_period_hours):
         return f"retrain budget spent: {cfg.drift.retrain_budget} attempts per {cfg.drift.budget_period_hours:g} h"
     return None
-
-
-def _take(cfg: DatasetConfig, claim: RetrainClaim) -> str | None:
-    """Write the attempt; None when this run holds it (also on a retry whose first write went through)."""
-    run = claim.flow_run_id or "no-flow-run"
-    lease = timedelta(minutes=cfg.drift.attempt_lease_minutes)
-    attempt = Attempt(
-        **claim.model_dump(include={"dataset", "model", "tenure", "champion_version", "trigger_event_id"}),
-        number=claim.attempt,
-        flow_run_id=run,
-        started_at=claim.claimed_at,
-        lease_until=claim.claimed_at + lease,
-    )
-    if not cfg.store.put_if_absent(claim.key, json_bytes(attempt.model_dump(mode="json"))):
-        holder = Attempt.model_validate(cfg.store.get_json(claim.key)).flow_run_id
-        if holder != run:
-            return f"flow run {holder}"
-    marker = f"{attempts_prefix(cfg.model_name)}{int(claim.claimed_at.timestamp()):012d}-{claim.tenure}-{claim.attempt}"
-    cfg.store.put(marker, b"")  # same name on a retry of this step: counted once
-    return None
-
-
-def read_attempts(cfg: DatasetConfig, tenure: int) -> list[tuple[Attempt, Outcome | None]]:
-    """The tenure's attempts in order, each with its outcome if it ended."""
-    keys = cfg.store.list_keys(episode_prefix(cfg.model_name, tenure))
-    outcomes = {key.removesuffix(".outcome.json"): key for key in keys if key.endswith(".outcome.json")}
-    result = []
-    for key in (k for k in keys if not k.endswith(".outcome.json")):
-        outcome = outcomes.get(key.removesuffix(".json"))
-        ended = Outcome.model_validate(cfg.store.get_json(outcome)) if outcome else None
-        result.append((Attempt.model_validate(cfg.store.get_json(key)), ended))
-    return result
-
-
-def _markers(cfg: DatasetConfig) -> list[str]:
-    return cfg.store.list_keys(attempts_prefix(cfg.model_name))
 
 
 def _labelled_rows_since(cfg: DatasetConfig, since: datetime) -> int:
@@ -145,10 +109,17 @@ def settle_attempt(claim: RetrainClaim, ending: Ending, reason: str) -> None:
 
 
 def _settle(claim: RetrainClaim, ending: Ending, reason: str) -> None:
-    cfg = load_dataset(claim.dataset)
     outcome = Outcome(ending=ending, reason=reason, at=datetime.now(UTC))
-    cfg.store.put_if_absent(
-        claim.key.removesuffix(".json") + ".outcome.json", json_bytes(outcome.model_dump(mode="json"))
+    attempts.settle(load_dataset(claim.dataset).store, claim.model, claim.tenure, claim.attempt, outcome)
+
+
+def _attempt(cfg: DatasetConfig, claim: RetrainClaim) -> Attempt:
+    return Attempt(
+        **claim.model_dump(include={"dataset", "model", "tenure", "champion_version", "trigger_event_id"}),
+        number=claim.attempt,
+        flow_run_id=claim.flow_run_id or "no-flow-run",
+        started_at=claim.claimed_at,
+        lease_until=claim.claimed_at + timedelta(minutes=cfg.drift.attempt_lease_minutes),
     )
 
 
@@ -171,16 +142,12 @@ def record_skip(claim: RetrainClaim) -> None:
     """Say why no retrain ran: an event for automations and a keyed artifact for people."""
     cfg = load_dataset(claim.dataset)
     payload = claim.model_dump(mode="json")
-    events.emit(events.RETRAIN_SKIPPED, events.model_resource(claim.model, claim.dataset), payload)
+    event_id = events.deterministic_id(events.RETRAIN_SKIPPED, claim.flow_run_id or claim.key, claim.reason)
+    events.emit(events.RETRAIN_SKIPPED, events.model_resource(claim.model, claim.dataset), payload, event_id)
     create_markdown_artifact(
-        key=f"retrain-{artifact_slug(claim.dataset)}",
+        key=artifact_key("retrain", claim.dataset),
         markdown=f"### Retrain skipped for `{claim.model}`\n\n**Why:** {claim.reason}\n\n"
         f"Champion version: `{claim.champion_version}`; tenure #{claim.tenure}, attempt {claim.attempt}; "
         f"budget {cfg.drift.retrain_budget} attempts per {cfg.drift.budget_period_hours:g} h.",
         description=f"retrain skipped: {claim.reason}",
     )
-
-
-def artifact_slug(text: str) -> str:
-    """Artifact keys allow only lowercase letters, digits and dashes."""
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")

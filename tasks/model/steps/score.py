@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import polars as pl
 from prefect.artifacts import create_table_artifact
+from prefect.client.schemas.objects import State
+from prefect.states import Completed
 
 from tasks.data.lake import predictions_key
-from tasks.data.lake_io import list_batches, read_batch, read_batches
+from tasks.data.lake_io import list_batches, read_batch
 from tasks.model.registry import champion_version, load_holdout, load_model
 from tasks.model.scoring import ScoredBatch, predict, prediction_frame
+from tasks.model.training import holdout_rows
 from tasks.platform import events
+from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.contract import validate
-from tasks.platform.errors import NoChampion, NotEnoughData
+from tasks.platform.errors import NotEnoughData
 from tasks.platform.retry import io_task, step_task
 
 __all__ = ["ScoredBatch", "load_dataset"]  # re-exported: flows import steps only
@@ -34,12 +38,17 @@ def resolve_batch(cfg: DatasetConfig, batch_id: str) -> str:
 
 
 @io_task
-def require_champion(cfg: DatasetConfig) -> str:
-    """The exact champion version now; NoChampion (not retried) when there is none."""
-    version = champion_version(cfg)
-    if version is None:
-        raise NoChampion(f"{cfg.model_name} has no champion: run `train` then `promote` for dataset {cfg.name!r} first")
-    return version
+def current_champion(cfg: DatasetConfig) -> str | None:
+    """The exact champion version now, or None when there is none yet."""
+    return champion_version(cfg)
+
+
+def no_champion_yet(cfg: DatasetConfig) -> State[None]:
+    """Scoring before the first promotion is expected, not a failure: the run completes and says what comes next."""
+    return Completed(
+        message=f"nothing scored: {cfg.model_name} has no champion yet; run `train` then `promote` for dataset "
+        f"{cfg.name!r} (the reconcile flow scores waiting batches once a champion exists)"
+    )
 
 
 @step_task
@@ -61,13 +70,18 @@ def score_batch(cfg: DatasetConfig, batch_id: str, version: str) -> ScoredBatch:
 @io_task
 def announce_scored(cfg: DatasetConfig, scored: ScoredBatch) -> None:
     """Emit `driftloop.batch.scored` and leave the keyed record of which version scored what."""
-    events.emit(events.BATCH_SCORED, events.batch_resource(cfg.name, scored.batch_id), scored.model_dump())
-    create_table_artifact([scored.model_dump()], key=f"score-{cfg.name}", description="Batch scored by the champion")
+    # One id per batch and version: a retried announcement does not start a second monitor run.
+    event_id = events.deterministic_id("scored", cfg.name, scored.batch_id, scored.model_version)
+    events.emit(events.BATCH_SCORED, events.batch_resource(cfg.name, scored.batch_id), scored.model_dump(), event_id)
+    create_table_artifact(
+        [scored.model_dump()],
+        key=artifact_key("score", cfg.name),
+        description=f"batch {scored.batch_id} scored by v{scored.model_version}",
+    )
 
 
 def read_holdout(cfg: DatasetConfig, version: str) -> pl.DataFrame:
-    """The exact holdout rows recorded with `version`, in recorded order."""
-    holdout = load_holdout(cfg, version)
-    frame = read_batches(cfg.store, cfg.name, list(holdout["batches"]))
-    order = pl.DataFrame({cfg.columns.id: holdout["ids"]}).with_row_index("holdout_order")
-    return frame.join(order, on=cfg.columns.id, how="inner").sort("holdout_order").drop("holdout_order")
+    """The exact holdout rows recorded with `version`, re-derived per batch from its recorded `{batch: rows}`."""
+    counts: dict[str, int] = load_holdout(cfg, version)["batches"]
+    target = pl.col(cfg.columns.target).is_not_null()
+    return holdout_rows({b: read_batch(cfg.store, cfg.name, b).filter(target) for b in counts}, counts)

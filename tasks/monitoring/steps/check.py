@@ -11,39 +11,35 @@ from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
+from prefect.client.schemas.objects import State
 from prefect.logging import get_run_logger
+from prefect.states import Completed
 
 from tasks.data import lake, lake_io
 from tasks.model import champions, history, registry
 from tasks.monitoring.drift import ColumnDrift, DriftVerdict, check_drift
-from tasks.monitoring.models import EvidentlyColumn, MonitorSummary, RenderedReport
+from tasks.monitoring.models import Episode, EvidentlyColumn, MonitorSummary, RenderedReport
 from tasks.monitoring.report import sampled_report
 from tasks.platform.codec import json_bytes
 from tasks.platform.config import DatasetConfig, load_dataset
-from tasks.platform.errors import ConfigurationError, NoChampion
+from tasks.platform.errors import ConfigurationError
 from tasks.platform.retry import io_task, step_task
 
-REPORT_KIND = "drift"
-
-__all__ = ["MonitorSummary", "RenderedReport"]
-
-
-def report_id(batch_id: str, version: str) -> str:
-    return f"{batch_id}-v{version}"
-
-
-def episode_key(dataset: str, model: str, tenure: int) -> str:
-    return f"reports/{dataset}/{REPORT_KIND}/episodes/{model}-t{tenure}.json"
+__all__ = ["Episode", "MonitorSummary", "RenderedReport"]
 
 
 @io_task
-def resolve_champion(dataset: str) -> str:
-    """The champion's exact version; monitoring without a champion has nothing to compare against."""
-    cfg = load_dataset(dataset)
-    version = registry.champion_version(cfg)
-    if version is None:
-        raise NoChampion(f"model {cfg.model_name!r} has no champion: train and promote one before monitoring")
-    return version
+def resolve_champion(dataset: str) -> str | None:
+    """The champion's exact version, or None: there is no reference to compare with before the first promotion."""
+    return registry.champion_version(load_dataset(dataset))
+
+
+def no_champion_yet(dataset: str) -> State[None]:
+    """Monitoring before the first promotion is expected, not a failure: the run completes and says so."""
+    return Completed(
+        message=f"nothing checked: dataset {dataset!r} has no champion yet, so no reference to compare with; "
+        "train and promote one first"
+    )
 
 
 @io_task
@@ -78,37 +74,36 @@ def render_report(dataset: str, batch_id: str, version: str) -> RenderedReport:
     cfg = load_dataset(dataset)
     reference, _ = registry.load_reference(cfg, version)
     report = sampled_report(reference, lake_io.read_batch(cfg.store, dataset, batch_id), cfg.columns, cfg.drift)
-    key = lake.report_prefix(dataset, REPORT_KIND, report_id(batch_id, version)) + "report.html"
+    key = lake.drift_check_prefix(dataset, batch_id, version) + "report.html"
     cfg.store.put_if_absent(key, report.html.encode())
     return RenderedReport(uri=cfg.store.uri(key), columns=report.columns)
 
 
 @io_task
-def record_onset(dataset: str, version: str, batch_id: str, drifted: bool) -> str | None:
-    """The first drifted batch of this champion's tenure (a rollback to the same version is a new tenure, with its own
-    onset); the first writer of the episode record wins."""
-    if not drifted:
-        return None
+def record_episode(dataset: str, batch_id: str, drifted: bool) -> Episode:
+    """The champion's tenure (a rollback to the same version is a new tenure) and, on drift, mark this batch drifted
+    and return the tenure's onset: the earliest drifted batch by ingest order, whatever order the checks ran in."""
     cfg = load_dataset(dataset)
     tenure = champions.tenure(history.read_log(cfg))
-    key = episode_key(dataset, cfg.model_name, tenure)
-    record = {"model": cfg.model_name, "champion_version": version, "tenure": tenure, "onset_batch_id": batch_id}
-    cfg.store.put_if_absent(key, json_bytes(record | {"recorded_at": datetime.now(UTC).isoformat()}))
-    return str(cfg.store.get_json(key)["onset_batch_id"])
+    prefix = lake.drifted_prefix(dataset, cfg.model_name, tenure)
+    if drifted:
+        meta = lake_io.read_meta(cfg.store, dataset, batch_id)
+        cfg.store.put(lake.drifted_key(dataset, cfg.model_name, tenure, meta), b"")  # same key on a re-run
+    return Episode(tenure=tenure, onset_batch_id=lake.onset_of(cfg.store.list_keys(prefix)) if drifted else None)
 
 
 @io_task
 def persist_summary(
-    dataset: str, version: str, verdict: DriftVerdict, report: RenderedReport, onset: str | None, batch_id: str
+    dataset: str, version: str, verdict: DriftVerdict, report: RenderedReport, episode: Episode, batch_id: str
 ) -> MonitorSummary:
     """Write summary.json once; when a previous run already decided this check, its summary stands."""
     cfg = load_dataset(dataset)
-    key = lake.report_prefix(dataset, REPORT_KIND, report_id(batch_id, version)) + "summary.json"
+    key = lake.drift_check_prefix(dataset, batch_id, version) + "summary.json"
     summary = MonitorSummary(
         dataset=dataset,
         model=cfg.model_name,
         champion_version=version,
-        tenure=champions.tenure(history.read_log(cfg)),
+        tenure=episode.tenure,
         batch_id=batch_id,
         checked_at=datetime.now(UTC),
         drifted=verdict.drifted,
@@ -118,7 +113,7 @@ def persist_summary(
         columns=verdict.columns,
         prediction=verdict.prediction,
         performance=verdict.performance,
-        onset_batch_id=onset,
+        onset_batch_id=episode.onset_batch_id,
         report_uri=report.uri,
         summary_uri=cfg.store.uri(key),
         report_agreement=_agreement(verdict.columns, report.columns),

@@ -14,7 +14,6 @@ from blocks.register import demo_dataset
 from tasks.contracts.credit import CreditApplication, generate
 from tasks.data.ingest import (
     IngestOutcome,
-    artifact_key,
     batch_meta,
     conform,
     lake_parquet,
@@ -24,7 +23,7 @@ from tasks.data.ingest import (
 from tasks.data.steps.ingest import verdict
 from tasks.platform.codec import parquet_bytes
 from tasks.platform.contract import columns_of, type_text
-from tasks.platform.errors import ContractViolation, CorruptObject
+from tasks.platform.errors import ContractViolation, CorruptObject, Quarantined
 
 FRAME = generate(50, seed=1, start=datetime(2026, 1, 1))
 
@@ -194,10 +193,6 @@ def test_batch_meta_counts_labels_and_event_time_span() -> None:
     assert meta.event_time_min == FRAME["applied_at"].min() and meta.event_time_max == FRAME["applied_at"].max()
 
 
-def test_artifact_keys_are_lowercase_and_sanitised() -> None:
-    assert artifact_key("My_Data.v2", "ABC123") == "ingest-my-data-v2-abc123"
-
-
 def _outcome(key: str, outcome: str) -> IngestOutcome:
     return IngestOutcome(
         key=key, outcome=outcome, batch_id="b", sha256="s", reason="bad" if outcome != "ingested" else None
@@ -216,3 +211,6 @@ def test_verdict_fails_naming_every_quarantined_key_and_reason() -> None:
     assert state.is_failed()
     assert state.message is not None and "q1: bad" in state.message and "q2: bad" in state.message
     assert state.message.startswith("1 ingested, 2 quarantined")
+    with pytest.raises(Quarantined, match="q1: bad") as raised:  # the message, never "Unexpected result"
+        state.result()
+    assert [o.key for o in raised.value.outcomes] == ["a", "q1", "q2"]

@@ -12,7 +12,7 @@ from blocks.register import demo_dataset
 from tasks.contracts.credit import generate
 from tasks.data.lake import BatchMeta
 from tasks.model.features import categorical_indices, encode, fit_mapping
-from tasks.model.training import plan_window
+from tasks.model.training import holdout_rows, plan_window, split_window
 from tasks.platform.contract import columns_of
 from tasks.platform.errors import ConfigurationError, NotEnoughData
 
@@ -78,6 +78,25 @@ def test_onset_window_mixes_older_batches_but_reference_stays_post_onset() -> No
     assert plan.trainable_rows == 8000
     enough = plan_window(metas([3000] * 6), spec, "d", onset_batch_id="b2")
     assert enough.train_batches == ["b2", "b3", "b4", "b5"] and enough.mixed_pre_onset == 0
+
+
+def test_a_long_episode_trains_on_its_newest_batches_only() -> None:
+    spec = SPEC.model_copy(update={"train_batches": 3, "holdout_rows": 1000, "min_onset_rows": 6000})
+    plan = plan_window(metas([3000] * 8), spec, "d", onset_batch_id="b1")
+    assert plan.train_batches == plan.reference_batches == ["b5", "b6", "b7"]
+    assert plan.mixed_pre_onset == 0
+
+
+def test_holdout_and_training_rows_are_cut_per_batch_even_when_ids_repeat_across_batches() -> None:
+    spec = SPEC.model_copy(update={"train_batches": 2, "holdout_rows": 500})
+    plan = plan_window(metas([1000, 1000]), spec, "d")
+    ids = pl.Series(COLUMNS.id, [f"row-{i}" for i in range(1000)])
+    frames = {b: generate(1000, seed, datetime(2024, 1, 1)).with_columns(ids) for seed, b in enumerate(["b0", "b1"])}
+    window = split_window(frames, plan, COLUMNS)  # every id is in both batches: an id join would mix them up
+    assert window.holdout.equals(frames["b1"].tail(500))
+    assert window.train.equals(pl.concat([frames["b0"], frames["b1"].head(500)]))
+    both = holdout_rows(frames, {"b1": 300, "b0": 200})  # recorded newest batch first
+    assert both.equals(pl.concat([frames["b0"].tail(200), frames["b1"].tail(300)]))
 
 
 @pytest.mark.parametrize(
