@@ -34,7 +34,7 @@ from tests.stack_fixture import run_cli, stack_api
 
 pytestmark = [pytest.mark.stack, pytest.mark.xdist_group("stack")]
 
-FLOWS = ("simulate", "ingest", "score", "monitor", "train", "promote", "retrain", "rollback")
+FLOWS = ("simulate", "ingest", "score", "monitor", "train", "promote", "retrain", "rollback", "reconcile")
 
 
 def test_prefect_api_is_healthy_with_pool_worker_and_deployments(local_stack: Settings) -> None:

@@ -1,0 +1,1 @@
+"""Prefect tasks of the operations plane; flows import only these."""
