@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
 # setup installs what the stack and the flows run on (requirements.lock); setup-dev adds the test and lint tools.
-.PHONY: setup setup-dev demo test test-unit test-integration lint typecheck up down status bench lock clean
+.PHONY: setup setup-dev demo test test-unit chaos lint typecheck up down status bench lock clean
 
 setup: $(STAMP)
 
@@ -38,10 +38,14 @@ status: setup
 
 # Two workers: most of a test waits on servers. The whole-stack tests share one worker (and one stack).
 test: setup-dev lint typecheck
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not chaos"
+
+# The fault suite: stops, restarts and SIGKILLs the processes of a stack of its own. Long; not part of `make test`.
+chaos: setup-dev
+	$(BIN)/python -m pytest -m chaos
 
 test-unit: setup-dev
-	$(BIN)/python -m pytest -m "not integration and not stack"
+	$(BIN)/python -m pytest -m "not integration and not stack and not chaos"
 
 lint: setup-dev
 	$(BIN)/ruff check flows tasks blocks deployments tests bench

@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -25,17 +24,11 @@ from tasks.model.registry import champion_version
 from tasks.platform import events
 from tasks.platform.config import load_dataset
 from tests.batches import write_validated
-from tests.stack_fixture import stack_api
+from tests.durable_fixture import run_and_wait
 
 pytestmark = [pytest.mark.stack, pytest.mark.xdist_group("stack")]
 
 ROWS = 5000
-
-
-@pytest.fixture(scope="module")
-def api(local_stack: Settings) -> Iterator[Settings]:
-    with stack_api(local_stack):
-        yield local_stack
 
 
 def land(scenario: str, batches: int, seed: int, first_day: int, dataset: str = names.DEMO_DATASET) -> datetime:
@@ -53,12 +46,7 @@ def land(scenario: str, batches: int, seed: int, first_day: int, dataset: str = 
     return since
 
 
-def run_and_wait(flow: str, **parameters: object) -> None:
-    run = run_deployment(f"{flow}/driftloop", parameters=parameters, timeout=600)
-    assert run.state is not None and run.state.is_completed(), f"{flow}: {run.state}"
-
-
-def test_loop_retrains_once_after_a_sudden_shift_then_settles(api: Settings) -> None:
+def test_loop_retrains_once_after_a_sudden_shift_settles_and_retrains_again_after_a_rollback(api: Settings) -> None:
     started = datetime.now(UTC)
     spec = demo_dataset()
     spec.holdout_rows, spec.min_onset_rows, spec.train_batches = 1500, 3000, 6
@@ -97,6 +85,18 @@ def test_loop_retrains_once_after_a_sudden_shift_then_settles(api: Settings) -> 
     checked = wait_for_events([events.DRIFT_CHECKED], since)
     assert checked and checked[-1].payload["champion_version"] == second
     assert not events_since([events.DRIFT_DETECTED], since)
+
+    # when: the champion is rolled back, and the old champion meets the shifted regime again minutes later
+    run_and_wait("rollback", dataset=cfg.name)
+    assert champion_version(cfg) == first
+    since = land("covariate_shift_sudden", 1, seed=15, first_day=9)
+    (drift,) = wait_for_events([events.DRIFT_DETECTED], since, timeout=300)
+    assert drift.payload["champion_version"] == first
+
+    # then: the new tenure's first drift retrains at once; the last episode's cooldown does not swallow it
+    (again,) = wait_for_runs("retrain", 1, since, timeout=420)
+    assert again.start_time is not None and (again.start_time - drift.occurred).total_seconds() < 60
+    assert again.state is not None and (again.state.message or "").startswith("retrained"), again.state
 
     # and: no automation failed to render its parameters during the whole story
     time.sleep(6)  # the event persister flushes every 5 s
