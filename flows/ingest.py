@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.client.schemas.objects import State
 
-from tasks.data.steps.ingest import IngestOutcome, ingest_object, pending_objects, verdict
+from tasks.data.steps.ingest import IngestOutcome, Pending, ingest_object, pending_objects, verdict
 
 
 @flow(name="ingest")
@@ -21,13 +21,17 @@ def ingest(dataset: str = "credit", key: str = "") -> State[list[IngestOutcome]]
         key: Landing key of one object (as the `driftloop.batch.landed` trigger passes it); empty means every
             object under landing/<dataset>/ without a ledger record.
 
+    Each object is handled in isolation: an unexpected failure on one (a polars panic, an S3 error that outlasted the
+    retries) is recorded with its attempt count and the run goes on; the scheduled sweep tries it again after a
+    backoff, and quarantines it after three failures. For `*`, a dataset that cannot be looked at is skipped and named.
+
     Returns:
-        Completed with the counts when nothing was quarantined, else Failed naming each quarantined key and its
-        reason; either way the state's data is the list of per-object outcomes.
+        Completed with the counts when nothing was quarantined, failed or skipped, else Failed naming each such key
+        or dataset and why; the per-object outcomes are the Completed state's data, or on the Failed state's error.
     """
     # discover
-    pending = pending_objects(dataset, key)
+    pending: Pending = pending_objects(dataset, key)
     # ingest
-    outcomes = [ingest_object(name, landed) for name, landed in pending]
+    outcomes = [ingest_object(name, landed) for name, landed in pending.objects]
     # verdict
-    return verdict(outcomes)
+    return verdict(outcomes, pending.skipped)

@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from tasks.data.lake import BatchMeta
 from tasks.platform.codec import parquet_bytes
 from tasks.platform.contract import MAX_FAILURE_SAMPLES, Columns, type_text, validate
-from tasks.platform.errors import ContractViolation, CorruptObject
+from tasks.platform.errors import ContractViolation, CorruptObject, PoisonObject
 
-Outcome = Literal["ingested", "quarantined", "duplicate", "already_handled"]
+Outcome = Literal["ingested", "quarantined", "duplicate", "already_handled", "failed"]
 PARQUET_MAGIC = b"PAR1"
 
 
@@ -32,6 +32,8 @@ class IngestOutcome(BaseModel):
     failures: int = 0
     errors_uri: str | None = None
     duplicate_of: str | None = None  # the landing key that brought these bytes first
+    attempts: int = 0  # failed: how many times ingesting it failed so far
+    next_attempt_at: datetime | None = None  # failed: when the scheduled sweep tries it again
     at: datetime | None = None
     writer: str | None = None  # which ingest attempt wrote the ledger record, so its own retry recognises it
 
@@ -118,10 +120,12 @@ def _uncast(frame: pl.DataFrame, typed: list[pl.Series]) -> tuple[list[dict[str,
 
 
 def violation_summary(exc: ContractViolation | CorruptObject) -> dict[str, Any]:
-    """The failing checks of a violation; an unreadable object counts as one failed `readable` check."""
+    """The failing checks of a violation; an unreadable object counts as one failed `readable` check, a poison object
+    (whose ingest kept failing) as one failed `ingest_attempts` check."""
     if isinstance(exc, ContractViolation):
         return exc.summary
-    return {"rows": 0, "failures": 1, "checks": [{"check": "readable", "column": None, "count": 1}], "samples": []}
+    check = "ingest_attempts" if isinstance(exc, PoisonObject) else "readable"
+    return {"rows": 0, "failures": 1, "checks": [{"check": check, "column": None, "count": 1}], "samples": []}
 
 
 def batch_meta(

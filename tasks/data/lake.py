@@ -40,7 +40,16 @@ def meta_key(dataset: str, batch_id: str) -> str:
 
 
 def ledger_key(dataset: str, source_key: str) -> str:
-    return f"lake/{dataset}/ledger/{hashlib.sha256(source_key.encode()).hexdigest()[:32]}.json"
+    return f"lake/{dataset}/ledger/{_source_hash(source_key)}.json"
+
+
+def failure_key(dataset: str, source_key: str) -> str:
+    """Where the unexpected failures of ingesting one landed object are counted (see tasks.data.failures)."""
+    return f"lake/{dataset}/failures/{_source_hash(source_key)}.json"
+
+
+def _source_hash(source_key: str) -> str:
+    return hashlib.sha256(source_key.encode()).hexdigest()[:32]
 
 
 def quarantine_prefix(dataset: str, batch_id: str) -> str:

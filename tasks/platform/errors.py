@@ -4,10 +4,11 @@ DriftloopError
 ├── ConfigurationError     a block, contract or parameter is missing or inconsistent
 ├── ContractViolation      a frame breaks its dataset's Pandera contract (never retried)
 ├── CorruptObject          a landed object cannot be read as parquet or CSV (never retried)
+│   └── PoisonObject       ingesting a landed object failed unexpectedly too many times
 ├── IntegrityError         a model version's files differ from their registered SHA-256 manifest (never retried)
 ├── InsecureStore          the object store ignores conditional writes, on which every exactly-once rests
 ├── NotEnoughData          a window holds too few labelled rows to train or to hold out
-├── Quarantined            an ingest run sent objects to quarantine (its Failed state carries every outcome)
+├── IngestFailures         an ingest run quarantined objects or could not ingest some (its Failed state carries all)
 └── StaleChampion          the champion moved while a promotion was being decided
 """
 
@@ -36,6 +37,10 @@ class CorruptObject(DriftloopError):
     """A landed object cannot be read as parquet or CSV."""
 
 
+class PoisonObject(CorruptObject):
+    """Ingesting a landed object failed unexpectedly as many times as allowed; it is quarantined with the error."""
+
+
 class IntegrityError(DriftloopError):
     """A registered version's files do not match the manifest recorded at registration."""
 
@@ -48,8 +53,8 @@ class NotEnoughData(DriftloopError):
     """Too few labelled rows to train or to hold out."""
 
 
-class Quarantined(DriftloopError):
-    """An ingest run quarantined objects; `outcomes` holds what happened to every object of the run."""
+class IngestFailures(DriftloopError):
+    """An ingest run quarantined objects, failed on some, or skipped a dataset; `outcomes` holds every object's."""
 
     def __init__(self, message: str, outcomes: list[Any]) -> None:
         super().__init__(message)

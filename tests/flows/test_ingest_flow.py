@@ -25,13 +25,14 @@ from blocks.models import DatasetSpec, StorageLocation
 from flows.ingest import ingest
 from flows.simulate import simulate
 from tasks.contracts.credit import generate
-from tasks.data.ingest import IngestOutcome
-from tasks.data.lake import landing_prefix, quarantine_prefix
+from tasks.data.ingest import IngestOutcome, parse_object
+from tasks.data.lake import failure_key, landing_prefix, quarantine_prefix
 from tasks.data.lake_io import list_batches, read_batch
+from tasks.data.steps import ingest as ingest_steps
 from tasks.platform.artifacts import artifact_key
-from tasks.platform.codec import parquet_bytes
+from tasks.platform.codec import json_bytes, parquet_bytes
 from tasks.platform.config import EVERY_DATASET, DatasetConfig, load_dataset
-from tasks.platform.errors import Quarantined
+from tasks.platform.errors import IngestFailures
 from tasks.platform.events import BATCH_INGESTED, BATCH_QUARANTINED
 
 pytestmark = pytest.mark.integration
@@ -40,7 +41,7 @@ pytestmark = pytest.mark.integration
 def run_ingest(dataset: str, key: str = "") -> tuple[State[Any], list[IngestOutcome]]:
     state = ingest(dataset=dataset, key=key, return_state=True)
     result = state.result(raise_on_failure=False)
-    return state, result.outcomes if isinstance(result, Quarantined) else result
+    return state, result.outcomes if isinstance(result, IngestFailures) else result
 
 
 def poll_events(dataset: str, event: str, expected: int, linger: float = 0.0) -> list[Any]:
@@ -113,7 +114,8 @@ def test_same_bytes_twice_and_reruns_give_one_batch(dataset: DatasetConfig) -> N
     rerun, nothing = run_ingest(name)
     again, handled = run_ingest(name, key=second)
 
-    assert state.is_completed() and state.message == "1 ingested, 0 quarantined, 1 duplicate, 0 already handled"
+    assert state.is_completed()
+    assert state.message == "1 ingested, 0 quarantined, 0 failed, 1 duplicate, 0 already handled"
     assert sorted(o.outcome for o in outcomes) == ["duplicate", "ingested"]
     duplicate = next(o for o in outcomes if o.outcome == "duplicate")
     assert duplicate.duplicate_of in {first, second} and duplicate.duplicate_of != duplicate.key
@@ -199,6 +201,53 @@ def test_bring_your_own_dataset_from_a_csv(stack_blocks: Any, tmp_path: Path, mo
     assert meta.event_time_max == datetime(2026, 5, 4, 10)
     errors = store.get_json(quarantine_prefix(name, by_key[bad].batch_id) + "errors.json")
     assert [(c["column"], c["count"]) for c in errors["checks"]] == [("temperature", 1)]
+
+
+def test_a_poison_object_fails_alone_is_retried_after_its_backoff_then_quarantined(
+    dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, store = dataset.name, dataset.store
+    keys = simulate(dataset=name, scenario="baseline", batches=3, rows=300)
+    poison = keys[1]
+
+    def parse_or_panic(key: str, body: bytes) -> pl.DataFrame:
+        if key == poison:
+            raise pl.exceptions.PanicException("boom")  # a BaseException: it used to end the whole run
+        return parse_object(key, body)
+
+    monkeypatch.setattr(ingest_steps, "parse_object", parse_or_panic)
+    state, outcomes = run_ingest(name)
+    by_key = {o.key: o for o in outcomes}
+    assert [by_key[k].outcome for k in keys] == ["ingested", "failed", "ingested"]  # the objects after it go on
+    assert by_key[poison].attempts == 1 and by_key[poison].reason == "PanicException: boom"
+    assert state.is_failed() and f"Failed {poison} (1 of 3 attempts, next after" in (state.message or "")
+    assert run_ingest(name)[1] == []  # the sweep leaves it alone while its backoff lasts
+
+    for _ in range(2):  # the backoff is over: tried again, and after the third failure quarantined with the error
+        record = store.get_json(failure_key(name, poison))
+        store.put(failure_key(name, poison), json_bytes(record | {"next_attempt_at": "2000-01-01T00:00:00Z"}))
+        state, outcomes = run_ingest(name)
+    (last,) = outcomes
+    assert last.outcome == "quarantined" and last.attempts == 3
+    assert last.reason == "poison object: ingest failed 3 times; last error: PanicException: boom"
+    errors = store.get_json(quarantine_prefix(name, last.batch_id) + "errors.json")
+    assert [c["check"] for c in errors["checks"]] == ["ingest_attempts"]
+    assert run_ingest(name)[1] == [] and len(list_batches(store, name)) == 2
+
+
+def test_a_dataset_whose_contract_no_longer_imports_is_skipped_and_named_while_the_others_ingest(
+    dataset: DatasetConfig,
+) -> None:
+    broken = f"broken-{uuid.uuid4().hex[:6]}"
+    spec = DatasetSpec(contract="no_such_module:Contract", target="y", id_column="id", model_name=broken)
+    spec.save(broken, overwrite=True)
+    try:
+        (key,) = simulate(dataset=dataset.name, scenario="baseline", batches=1, rows=300)
+        state, outcomes = run_ingest(EVERY_DATASET)
+    finally:
+        DatasetSpec.delete(broken)
+    assert {o.key: o.outcome for o in outcomes}[key] == "ingested"
+    assert state.is_failed() and f"Skipped dataset {broken!r}: ConfigurationError" in (state.message or "")
 
 
 BYO_CONTRACT = """

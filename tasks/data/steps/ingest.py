@@ -1,6 +1,7 @@
 """Ingest's I/O: find landed objects, read each one and decide whether it goes to the lake or to quarantine.
 
-The writes that follow the decision, each exactly once, are in `tasks.ingest_write`.
+Each object and each dataset is handled in isolation: an unexpected failure on one is recorded (tasks.data.failures)
+and the run goes on to the next. The writes that follow a decision, each exactly once, are in `ingest_write`.
 """
 
 from __future__ import annotations
@@ -8,22 +9,24 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pandera.polars as pa
+import polars as pl
 from prefect.client.schemas.objects import State
 from prefect.states import Completed, Failed
 
 from blocks import names
 from blocks.models import StorageLocation
+from tasks.data import failures
 from tasks.data.ingest import IngestOutcome, batch_meta, conform, lake_parquet, parse_object
-from tasks.data.lake import batch_id_for, landing_prefix, ledger_key
-from tasks.data.steps.ingest_write import already_handled, quarantine, settle, store_batch
+from tasks.data.lake import batch_id_for, failure_key, landing_prefix, ledger_key
+from tasks.data.steps.ingest_write import already_handled, quarantine, record_failure, settle, store_batch
 from tasks.platform.codec import sha256
 from tasks.platform.config import EVERY_DATASET, dataset_names, load_block, load_spec
 from tasks.platform.contract import Columns, columns_of, load_contract
-from tasks.platform.errors import ConfigurationError, ContractViolation, CorruptObject, Quarantined
+from tasks.platform.errors import ConfigurationError, ContractViolation, CorruptObject, IngestFailures
 from tasks.platform.retry import io_task, step_task
 from tasks.platform.store import Store, open_store
 
@@ -50,26 +53,62 @@ def load_intake(dataset: str) -> Intake:
         return Intake(dataset, store.result(), load_contract(spec.contract), columns_of(spec))
 
 
+@dataclass(frozen=True)
+class Pending:
+    """The objects to ingest, as `(dataset, key)`, and the datasets that could not be looked at, with why."""
+
+    objects: list[tuple[str, str]]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
 @io_task
-def pending_objects(dataset: str, key: str = "") -> list[tuple[str, str]]:
+def pending_objects(dataset: str, key: str = "") -> Pending:
     """`(dataset, key)` for the one key given, else for every object under landing/<dataset>/ (of every dataset,
-    for `*`) that has no ledger record yet."""
+    for `*`) that has no ledger record yet and whose failure backoff, if any, is over. For `*`, a dataset that
+    cannot be looked at (its contract no longer imports, say) is skipped and named, and the others go on."""
     if key:
         if dataset == EVERY_DATASET or not key.startswith(landing_prefix(dataset)):
             raise ConfigurationError(f"{key!r} is not under {landing_prefix(dataset)!r}")
-        return [(dataset, key)]
-    return [(name, landed) for name in dataset_names(dataset) for landed in _unledgered(name)]
+        return Pending([(dataset, key)])
+    if dataset != EVERY_DATASET:
+        return Pending([(dataset, landed) for landed in _unledgered(dataset)])
+    pending = Pending([])
+    for name in dataset_names(dataset):
+        try:
+            pending.objects.extend((name, landed) for landed in _unledgered(name))
+        except Exception as exc:  # one broken dataset must not keep the others waiting
+            pending.skipped[name] = failures.describe(exc)
+    return pending
 
 
 def _unledgered(dataset: str) -> list[str]:
-    store = load_intake(dataset).store
+    store, now = load_intake(dataset).store, datetime.now(UTC)
     handled = set(store.list_keys(f"lake/{dataset}/ledger/"))
-    return [k for k in store.list_keys(landing_prefix(dataset)) if ledger_key(dataset, k) not in handled]
+    waiting = set(store.list_keys(f"lake/{dataset}/failures/"))
+    landed = [k for k in store.list_keys(landing_prefix(dataset)) if ledger_key(dataset, k) not in handled]
+    return [k for k in landed if failure_key(dataset, k) not in waiting or _due(store, dataset, k, now)]
+
+
+def _due(store: Store, dataset: str, key: str, now: datetime) -> bool:
+    record = store.get_json_if_exists(failure_key(dataset, key))
+    return failures.due(None if record is None else failures.IngestFailure.model_validate(record), now)
 
 
 @step_task
 def ingest_object(dataset: str, key: str) -> IngestOutcome:
-    """Lake or quarantine one landed object, unless its ledger record says it was already handled."""
+    """Lake or quarantine one landed object, unless its ledger record says it was already handled; an unexpected
+    failure (a polars panic included) is recorded and returned as `failed`, so the run goes on to the next object.
+    A dataset block or contract that cannot be loaded is a ConfigurationError: that needs a person, not a retry."""
+    attempt = uuid.uuid4().hex  # fixed across record_failure's retries: a failure is counted once
+    try:
+        return _ingest(dataset, key)
+    except ConfigurationError:
+        raise
+    except (Exception, pl.exceptions.PanicException) as exc:  # PanicException is a BaseException
+        return record_failure(load_intake(dataset).store, dataset, key, failures.describe(exc), attempt)
+
+
+def _ingest(dataset: str, key: str) -> IngestOutcome:
     intake = load_intake(dataset)
     previous = read_ledger(intake.store, dataset, key)
     if previous is not None:
@@ -100,21 +139,25 @@ def read_object(store: Store, key: str) -> bytes:
     return store.get(key)
 
 
-def verdict(outcomes: list[IngestOutcome]) -> State[list[IngestOutcome]]:
-    """Completed with the counts, or Failed naming every quarantined key and why.
+def verdict(outcomes: list[IngestOutcome], skipped: dict[str, str] | None = None) -> State[list[IngestOutcome]]:
+    """Completed with the counts, or Failed naming every quarantined or failed key and every skipped dataset, and why.
 
-    The outcomes ride as the Completed state's data, or on the Failed state's `Quarantined` exception: a Failed
+    The outcomes ride as the Completed state's data, or on the Failed state's `IngestFailures` exception: a Failed
     state's data must be an exception, or reading its result fails with a TypeError instead of the message.
     """
-    counts = {name: sum(o.outcome == name for o in outcomes) for name in ("ingested", "quarantined", "duplicate")}
+    kinds = ("ingested", "quarantined", "failed", "duplicate")
+    counts = {name: sum(o.outcome == name for o in outcomes) for name in kinds}
     handled = sum(o.outcome == "already_handled" for o in outcomes)
-    message = (
-        f"{counts['ingested']} ingested, {counts['quarantined']} quarantined, "
-        f"{counts['duplicate']} duplicate, {handled} already handled"
-    )
-    quarantined = [o for o in outcomes if o.outcome == "quarantined"]
-    if quarantined:
-        named = "; ".join(f"{o.key}: {o.reason}" for o in quarantined)
-        failure = f"{message}. Quarantined {named}"
-        return Failed(message=failure, data=Quarantined(failure, outcomes))
+    message = ", ".join(f"{counts[name]} {name}" for name in kinds) + f", {handled} already handled"
+    problems = [f"Quarantined {o.key}: {o.reason}" for o in outcomes if o.outcome == "quarantined"]
+    problems += [
+        f"Failed {o.key} ({o.attempts} of {failures.MAX_ATTEMPTS} attempts, next after "
+        f"{o.next_attempt_at:%H:%M:%S} UTC): {o.reason}"
+        for o in outcomes
+        if o.outcome == "failed" and o.next_attempt_at is not None
+    ]
+    problems += [f"Skipped dataset {name!r}: {why}" for name, why in (skipped or {}).items()]
+    if problems:
+        failure = f"{message}. " + "; ".join(problems)
+        return Failed(message=failure, data=IngestFailures(failure, outcomes))
     return Completed(message=message, data=outcomes)

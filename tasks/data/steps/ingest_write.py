@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 
 from prefect.artifacts import create_table_artifact
 
+from tasks.data import failures
 from tasks.data.ingest import IngestOutcome, artifact_rows, error_report, violation_summary
-from tasks.data.lake import BatchMeta, batch_id_for, landing_prefix, ledger_key, quarantine_prefix
+from tasks.data.lake import BatchMeta, batch_id_for, failure_key, landing_prefix, ledger_key, quarantine_prefix
 from tasks.data.lake_io import write_batch
 from tasks.platform.artifacts import artifact_key
-from tasks.platform.codec import json_bytes
-from tasks.platform.errors import ContractViolation, CorruptObject
+from tasks.platform.codec import json_bytes, sha256
+from tasks.platform.errors import ContractViolation, CorruptObject, PoisonObject
 from tasks.platform.events import BATCH_INGESTED, BATCH_QUARANTINED, batch_resource, deterministic_id, emit
 from tasks.platform.retry import io_task
 from tasks.platform.store import Store
@@ -45,7 +46,7 @@ def quarantine(
     batch_id = batch_id_for(digest)
     prefix = quarantine_prefix(dataset, batch_id)
     summary = violation_summary(exc)
-    reason = f"{'contract violation' if isinstance(exc, ContractViolation) else 'corrupt object'}: {exc}"
+    reason = f"{_kind(exc)}: {exc}"
     report = json_bytes(error_report(key, batch_id, reason, summary))
     wrote = store.put_if_absent(prefix + "errors.json", report)
     first_key = key if wrote else str(store.get_json(prefix + "errors.json")["key"])
@@ -61,6 +62,36 @@ def quarantine(
         failures=summary["failures"],
         errors_uri=store.uri(prefix + "errors.json"),
         duplicate_of=None if first_key == key else first_key,
+    )
+
+
+def _kind(exc: ContractViolation | CorruptObject) -> str:
+    if isinstance(exc, ContractViolation):
+        return "contract violation"
+    return "poison object" if isinstance(exc, PoisonObject) else "corrupt object"
+
+
+@io_task
+def record_failure(store: Store, dataset: str, key: str, error: str, attempt: str) -> IngestOutcome:
+    """Count one more unexpected failure of the object (once per attempt); after the last one allowed, quarantine
+    it with the error instead, so it stops being retried."""
+    previous = store.get_json_if_exists(failure_key(dataset, key))
+    known = None if previous is None else failures.IngestFailure.model_validate(previous)
+    failure = failures.next_failure(known, key, error, datetime.now(UTC), attempt)
+    store.put(failure_key(dataset, key), json_bytes(failure.model_dump(mode="json")))
+    if failures.given_up(failure):
+        body = store.get(key)
+        poison = PoisonObject(f"ingest failed {failure.attempts} times; last error: {error}")
+        decided = quarantine(store, dataset, key, body, sha256(body), poison)
+        return settle(store, dataset, decided.model_copy(update={"writer": attempt, "attempts": failure.attempts}))
+    return IngestOutcome(
+        key=key,
+        outcome="failed",
+        batch_id="",
+        sha256="",
+        reason=error,
+        attempts=failure.attempts,
+        next_attempt_at=failure.next_attempt_at,
     )
 
 

@@ -23,7 +23,7 @@ from tasks.data.ingest import (
 from tasks.data.steps.ingest import verdict
 from tasks.platform.codec import parquet_bytes
 from tasks.platform.contract import columns_of, type_text
-from tasks.platform.errors import ContractViolation, CorruptObject, Quarantined
+from tasks.platform.errors import ContractViolation, CorruptObject, IngestFailures
 
 FRAME = generate(50, seed=1, start=datetime(2026, 1, 1))
 
@@ -202,7 +202,7 @@ def _outcome(key: str, outcome: str) -> IngestOutcome:
 def test_verdict_completes_with_counts_when_nothing_was_quarantined() -> None:
     state = verdict([_outcome("a", "ingested"), _outcome("b", "already_handled"), _outcome("c", "duplicate")])
     assert state.is_completed()
-    assert state.message == "1 ingested, 0 quarantined, 1 duplicate, 1 already handled"
+    assert state.message == "1 ingested, 0 quarantined, 0 failed, 1 duplicate, 1 already handled"
     assert [o.key for o in state.result()] == ["a", "b", "c"]  # type: ignore[union-attr]
 
 
@@ -211,6 +211,17 @@ def test_verdict_fails_naming_every_quarantined_key_and_reason() -> None:
     assert state.is_failed()
     assert state.message is not None and "q1: bad" in state.message and "q2: bad" in state.message
     assert state.message.startswith("1 ingested, 2 quarantined")
-    with pytest.raises(Quarantined, match="q1: bad") as raised:  # the message, never "Unexpected result"
+    with pytest.raises(IngestFailures, match="q1: bad") as raised:  # the message, never "Unexpected result"
         state.result()
     assert [o.key for o in raised.value.outcomes] == ["a", "q1", "q2"]
+
+
+def test_verdict_names_failed_objects_with_their_next_attempt_and_skipped_datasets() -> None:
+    failed = _outcome("p", "failed").model_copy(
+        update={"attempts": 1, "next_attempt_at": datetime(2026, 1, 1, 12, 5, tzinfo=UTC), "reason": "boom"}
+    )
+    state = verdict([_outcome("a", "ingested"), failed], {"sensors": "ConfigurationError: no contract"})
+    assert state.is_failed() and state.message is not None
+    assert state.message.startswith("1 ingested, 0 quarantined, 1 failed")
+    assert "Failed p (1 of 3 attempts, next after 12:05:00 UTC): boom" in state.message
+    assert "Skipped dataset 'sensors': ConfigurationError: no contract" in state.message
