@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from blocks.models import StorageLocation
 from blocks.settings import PROJECT_ROOT, Settings
-from deployments.stack import postgres, prefect_server, services, worker
+from deployments.stack import automations, postgres, prefect_server, services, worker
 from deployments.stack.environment import stack_environment
 from deployments.stack.state import (
     LocalCredentials,
@@ -49,6 +49,8 @@ def up(settings: Settings, report: Report, project_dir: Path = PROJECT_ROOT, red
     pool.finish()
     report(f"work pool: {settings.work_pool} (process)")
     _ensure_worker(settings, env, report, project_dir, redeploy)
+    applied = automations.apply(settings)
+    report("automations: " + ", ".join(f"{name} {what}" for name, what in applied.items()))
 
 
 def down(settings: Settings, report: Report, purge: bool = False) -> None:

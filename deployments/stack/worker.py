@@ -15,6 +15,8 @@ from deployments.stack.environment import stack_api
 from deployments.stack.state import StackError
 
 WORKER_NAME = "driftloop-local"
+# Every flow run's process says it is alive this often; automations.yaml calls a run Crashed after three missed beats.
+HEARTBEAT_SECONDS = 30
 
 
 def service(settings: Settings) -> services.Service:
@@ -30,7 +32,11 @@ def service(settings: Settings) -> services.Service:
         health_url=f"{settings.prefect_api_url}/work_pools/{settings.work_pool}",  # read by worker_online, not GET
         log_file=settings.home / "logs" / "worker.log",
         port=0,  # the worker listens on no port; 0 always passes the port check
-        env={"PREFECT_WORKER_QUERY_SECONDS": str(poll), "PREFECT_WORKER_PREFETCH_SECONDS": str(max(2 * poll, 1.0))},
+        env={
+            "PREFECT_WORKER_QUERY_SECONDS": str(poll),
+            "PREFECT_WORKER_PREFETCH_SECONDS": str(max(2 * poll, 1.0)),
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),  # inherited by each flow run's process
+        },
     )
 
 

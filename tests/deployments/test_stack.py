@@ -19,12 +19,13 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import FlowRun
+from prefect.events.schemas.automations import AutomationCore
 
 from blocks import names
 from blocks.models import StorageLocation
 from blocks.register import BLOCK_TYPES
 from blocks.settings import PROJECT_ROOT, Settings
-from deployments.stack import postgres, status
+from deployments.stack import automations, postgres, status, worker
 from deployments.stack.environment import prefect_home
 from deployments.stack.state import load_or_create_credentials
 from deployments.stack.worker import WORKER_NAME
@@ -120,6 +121,17 @@ def test_second_up_starts_nothing_and_keeps_every_pid(local_stack: Settings) -> 
         assert f"{name}: already running, pid {before[name]}" in again.stdout
     assert {component.name: component.pid for component in status.status(local_stack)} == before
     assert "blocks: all default documents already exist" in again.stdout
+    assert "automations: driftloop-crashed-runs unchanged" in again.stdout
+
+
+def test_the_automations_file_is_applied_once_by_name(local_stack: Settings) -> None:
+    with stack_api(local_stack), get_client(sync_client=True) as client:
+        for automation in automations.declared():
+            (applied,) = client.read_automations_by_name(automation.name)
+            core = AutomationCore.model_validate(applied.model_dump()).model_dump(mode="json")
+            assert core == automation.model_dump(mode="json")
+    (crashed,) = [a for a in automations.declared() if a.name == "driftloop-crashed-runs"]
+    assert crashed.trigger.within.total_seconds() == 3 * worker.HEARTBEAT_SECONDS  # type: ignore[union-attr]
 
 
 def test_status_reports_every_component_healthy(local_stack: Settings) -> None:

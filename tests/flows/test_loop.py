@@ -98,9 +98,12 @@ def test_loop_retrains_once_after_a_sudden_shift_settles_and_retrains_again_afte
     assert again.start_time is not None and (again.start_time - drift.occurred).total_seconds() < 60
     assert again.state is not None and (again.state.message or "").startswith("retrained"), again.state
 
-    # and: no automation failed to render its parameters during the whole story
+    # and: no automation failed to render its parameters during the whole story. The crash detector is left out: a
+    # heartbeat that overtakes its run's final state can make it try to crash a finished run, which the server
+    # refuses (Prefect issue #19598); that refusal is an action.failed event and harms nothing.
     time.sleep(6)  # the event persister flushes every 5 s
-    assert not events_since(["prefect.automation.action.failed"], started)
+    failed = events_since(["prefect.automation.action.failed"], started)
+    assert [e for e in failed if e.resource.get("prefect.resource.name") != "driftloop-crashed-runs"] == []
 
 
 def test_automations_carry_rendered_parameters(api: Settings) -> None:
