@@ -49,7 +49,7 @@ def monitor(dataset: str = "credit", batch_id: str = "") -> MonitorSummary | Sta
     # report
     report = render_report(dataset, checked_batch, version)
     # episode
-    episode = record_episode(dataset, checked_batch, verdict.drifted)
+    episode = record_episode(dataset, checked_batch, verdict)
     # persist
     summary: MonitorSummary = persist_summary(dataset, version, verdict, report, episode, checked_batch)
     # announce

@@ -69,16 +69,12 @@ def drift_check_prefix(dataset: str, batch_id: str, version: str) -> str:
     return report_prefix(dataset, "drift", f"{batch_id}-v{version}")
 
 
-def drifted_prefix(dataset: str, model: str, tenure: int) -> str:
-    """Where monitoring marks each drifted batch of a champion's tenure (one empty object per batch)."""
+def checks_prefix(dataset: str, model: str, tenure: int) -> str:
+    """Where monitoring marks every checked batch of a champion's tenure with its verdict (one empty object each)."""
     return f"reports/{dataset}/drift/episodes/{model}-t{tenure:08d}/"
 
 
-def drifted_key(dataset: str, model: str, tenure: int, meta: BatchMeta) -> str:
-    """Named by ingest time first, so the first key listed is the episode's onset whatever order checks ran in."""
-    return f"{drifted_prefix(dataset, model, tenure)}{meta.ingested_at:%Y%m%dT%H%M%S%f}-{meta.batch_id}"
-
-
-def onset_of(drifted_keys: list[str]) -> str | None:
-    """The earliest drifted batch by ingest order, from the keys under `drifted_prefix`."""
-    return min(drifted_keys).rsplit("-", 1)[-1] if drifted_keys else None
+def check_key(dataset: str, model: str, tenure: int, meta: BatchMeta, mark: str) -> str:
+    """Named by ingest time first, so a listing is in ingest order whatever order the checks ran in; the verdict is
+    the suffix, so the episode can be read from the listing alone."""
+    return f"{checks_prefix(dataset, model, tenure)}{meta.ingested_at:%Y%m%dT%H%M%S%f}-{meta.batch_id}.{mark}"

@@ -6,6 +6,7 @@ Everything here is pure and deterministic by seed, so a scenario re-run writes t
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
@@ -23,6 +24,7 @@ Scenario = Literal[
     "covariate_shift_sudden",
     "covariate_shift_gradual",
     "concept_drift",
+    "segment_anomaly",
     "schema_break",
     "quality_issue",
     "corrupt_file",
@@ -47,6 +49,7 @@ class BatchPlan(BaseModel):
     shift: float
     concept: bool
     defect: str | None
+    segment: bool = False  # drawn from one segment of the population only (an export ordered by region, say)
 
 
 def plan_batches(scenario: Scenario, batches: int, seed: int, first_day: int) -> list[BatchPlan]:
@@ -65,6 +68,7 @@ def plan_batches(scenario: Scenario, batches: int, seed: int, first_day: int) ->
                 shift=_shift(scenario, index, batches),
                 concept=scenario == "concept_drift",
                 defect=defects[index % len(defects)] if defects else None,
+                segment=scenario == "segment_anomaly",
             )
         )
     return plans
@@ -91,7 +95,7 @@ def render_batch(
     generate: Generator, plan: BatchPlan, rows: int, contract: type[pa.DataFrameModel], columns: Columns
 ) -> bytes:
     """The bytes of one planned object: a generated frame, with its defect applied."""
-    frame = generate(rows, plan.seed, EPOCH + timedelta(days=plan.day), shift=plan.shift, concept=plan.concept)
+    frame = _draw(generate, plan, rows, columns)
     if plan.defect == "empty":
         return b""
     if plan.defect == "truncated":
@@ -100,6 +104,26 @@ def render_batch(
     if plan.defect is not None:
         frame = apply_defect(frame, plan.defect, contract, columns)
     return parquet_bytes(frame)
+
+
+def _draw(generate: Generator, plan: BatchPlan, rows: int, columns: Columns) -> pl.DataFrame:
+    start = EPOCH + timedelta(days=plan.day)
+    if not plan.segment:
+        return generate(rows, plan.seed, start, shift=plan.shift, concept=plan.concept)
+    # The contract module's own `segment(frame)` says what one segment is; else the commonest combination of the two
+    # categorical columns with the most categories. Drawn big enough to hold `rows` of it.
+    select = getattr(inspect.getmodule(generate), "segment", None) or (lambda frame: _modal_segment(frame, columns))
+    for factor in (20, 100, 500):
+        segment = select(generate(rows * factor, plan.seed, start, shift=plan.shift, concept=plan.concept))
+        if segment.height >= rows:
+            return segment.head(rows)
+    raise ConfigurationError(f"the contract's segment holds fewer than {rows} rows in {rows * 500} drawn")
+
+
+def _modal_segment(frame: pl.DataFrame, columns: Columns) -> pl.DataFrame:
+    widest = sorted(columns.categorical, key=lambda c: frame.get_column(c).n_unique(), reverse=True)[:2]
+    modal = {c: frame.get_column(c).mode().sort().first() for c in widest}
+    return frame.filter(*(pl.col(c) == value for c, value in modal.items()))
 
 
 def apply_defect(frame: pl.DataFrame, defect: str, contract: type[pa.DataFrameModel], columns: Columns) -> pl.DataFrame:

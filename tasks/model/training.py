@@ -99,6 +99,22 @@ def plan_window(metas: list[BatchMeta], spec: DatasetFields, dataset: str, onset
     )
 
 
+def reference_shortfall(metas: list[BatchMeta], onset_batch_id: str, min_batches: int, min_rows: int) -> str | None:
+    """Why a drift-caused version cannot be anchored on the new regime yet (too few post-onset batches or rows in
+    the lake), or None when it can: a reference drawn from a sliver of the new regime alarms on everything after."""
+    ids = [m.batch_id for m in metas]
+    if onset_batch_id not in ids:
+        return None  # planning names the unknown onset
+    since = metas[ids.index(onset_batch_id) :]
+    rows = sum(m.rows for m in since)
+    if len(since) >= min_batches and rows >= min_rows:
+        return None
+    return (
+        f"waiting for the new regime: {len(since)} batches with {rows} rows since the onset {onset_batch_id}; its "
+        f"reference needs at least {min_batches} batches and {min_rows} rows (drift policy min_reference_*)"
+    )
+
+
 def split_window(frames: dict[str, pl.DataFrame], plan: WindowPlan, columns: Columns) -> Window:
     """Cut the batches into training rows, holdout rows and the reference pool, in stable batch and row order."""
     labelled = {b: f.filter(pl.col(columns.target).is_not_null()) for b, f in frames.items()}

@@ -126,13 +126,9 @@ class MonitorSummary(BaseModel):
     prediction: ColumnDrift | None
     performance: Performance | None
     onset_batch_id: str | None
+    confirmed: bool = False  # the episode holds confirm_batches drifted batches (or a strong AUC drop): retrained
+    episode_batches: list[str] = []  # the drifted batches of the episode, onset first
+    transient_batches: list[str] = []  # a quiet batch: the unconfirmed episode it closed as transient
     report_uri: str
     summary_uri: str
     report_agreement: float  # share of columns where Evidently's sampled verdict matches the engine's
-
-
-class Episode(BaseModel):
-    """The champion tenure a check belongs to and, when the tenure has drifted, its onset (earliest by ingest)."""
-
-    tenure: int
-    onset_batch_id: str | None

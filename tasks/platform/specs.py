@@ -107,6 +107,30 @@ class DriftPolicyFields(BaseModel):
         description="Labelled batches with fewer negative labels than this leave the performance rule inconclusive "
         "(recorded, never drift).",
     )
+    confirm_batches: int = Field(
+        default=2,
+        ge=1,
+        description="A drift episode is confirmed, and retrained, only when this many consecutive batches (by ingest "
+        "order) drift; a quiet batch before that closes it as transient. One unusual batch never retrains.",
+    )
+    confirm_performance_drop: float = Field(
+        default=0.08,
+        gt=0,
+        le=1,
+        description="A labelled batch whose AUC fell at least this much (the drop's lower bound) confirms its episode "
+        "at once: concept drift hurts from the first batch.",
+    )
+    min_reference_batches: int = Field(
+        default=2,
+        ge=1,
+        description="A drift-caused version's reference is drawn from at least this many post-onset batches; until "
+        "they are in the lake the retrain waits, saying so.",
+    )
+    min_reference_rows: int = Field(
+        default=5000,
+        ge=1,
+        description="...and from at least this many post-onset rows: the new regime, never a sliver of it.",
+    )
     report_rows: int = Field(default=5000, ge=100, description="Seeded sample size for the Evidently report.")
     retrain_budget: int = Field(
         default=3, ge=1, description="At most this many retrain attempts per model per period, failed ones included."

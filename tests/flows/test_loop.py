@@ -5,25 +5,23 @@ Drop files in landing/ and everything after happens by automation: ingest, score
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
+from prefect.events.schemas.events import ReceivedEvent
 
 from blocks import names
 from blocks.register import demo_dataset
 from blocks.settings import Settings
-from deployments.stack.environment import stack_environment
 from deployments.watch.events import events_since, wait_for_events
 from deployments.watch.runs import wait_for_runs
 from tasks.model.registry import champion_version
 from tasks.platform import events
 from tasks.platform.config import load_dataset
-from tests.batches import write_validated
 from tests.durable_fixture import run_and_wait
 
 pytestmark = [pytest.mark.stack, pytest.mark.xdist_group("stack")]
@@ -44,6 +42,21 @@ def land(scenario: str, batches: int, seed: int, first_day: int, dataset: str = 
     run = run_deployment("simulate/driftloop", parameters=parameters, timeout=300)
     assert run.state is not None and run.state.is_completed(), run.state
     return since
+
+
+def confirmed_drift(seed: int, first_day: int) -> tuple[ReceivedEvent, FlowRun]:
+    """Land two shifted batches one after the other: the first drifts unconfirmed and retrains nothing, the second
+    confirms the episode and the automation retrains (exactly once); the confirmed drift event and that retrain."""
+    since = land("covariate_shift_sudden", 1, seed=seed, first_day=first_day)
+    wait_for_runs("monitor", 1, since, timeout=300)
+    (unconfirmed,) = wait_for_events([events.DRIFT_DETECTED], since)
+    assert not unconfirmed.payload["confirmed"] and "credit_score" in unconfirmed.payload["drifted_columns"]
+    persists = land("covariate_shift_sudden", 1, seed=seed + 1, first_day=first_day + 1)
+    (confirmed,) = wait_for_events([events.DRIFT_DETECTED], persists, timeout=300)
+    assert confirmed.payload["confirmed"] and confirmed.payload["onset_batch_id"] == unconfirmed.payload["batch_id"]
+    (retrained,) = wait_for_runs("retrain", 1, since, timeout=420)  # none from the unconfirmed event
+    assert retrained.state is not None and retrained.state.is_completed(), retrained.state
+    return confirmed, retrained
 
 
 def test_loop_retrains_once_after_a_sudden_shift_settles_and_retrains_again_after_a_rollback(api: Settings) -> None:
@@ -67,19 +80,13 @@ def test_loop_retrains_once_after_a_sudden_shift_settles_and_retrains_again_afte
     assert wait_for_events([events.DRIFT_CHECKED], since)  # persisted, so a drift event would be too
     assert not events_since([events.DRIFT_DETECTED], since)
 
-    # when: a recession arrives, drift is detected and the automation retrains and promotes
-    since = land("covariate_shift_sudden", 1, seed=13, first_day=7)
-    wait_for_runs("monitor", 1, since, timeout=300)
-    drift = wait_for_events([events.DRIFT_DETECTED], since)
-    assert len(drift) == 1
-    assert "credit_score" in drift[0].payload["drifted_columns"]
-    retrains = wait_for_runs("retrain", 1, since, timeout=420)
-    assert len(retrains) == 1 and retrains[0].state is not None and retrains[0].state.is_completed()
+    # when: a recession arrives, its first batch drifts, unconfirmed: announced, and nothing retrains yet
+    confirmed_drift(seed=13, first_day=7)
     second = champion_version(cfg)
     assert second is not None and second != first
 
     # then: the next shifted batch is monitored against the new champion's reference and stays quiet
-    since = land("covariate_shift_sudden", 1, seed=14, first_day=8)
+    since = land("covariate_shift_sudden", 1, seed=15, first_day=9)
     monitors = wait_for_runs("monitor", 1, since, timeout=300)
     assert monitors[0].state is not None and monitors[0].state.is_completed()
     checked = wait_for_events([events.DRIFT_CHECKED], since)
@@ -89,12 +96,10 @@ def test_loop_retrains_once_after_a_sudden_shift_settles_and_retrains_again_afte
     # when: the champion is rolled back, and the old champion meets the shifted regime again minutes later
     run_and_wait("rollback", dataset=cfg.name)
     assert champion_version(cfg) == first
-    since = land("covariate_shift_sudden", 1, seed=15, first_day=9)
-    (drift,) = wait_for_events([events.DRIFT_DETECTED], since, timeout=300)
-    assert drift.payload["champion_version"] == first
+    drift, again = confirmed_drift(seed=16, first_day=10)
 
-    # then: the new tenure's first drift retrains at once; the last episode's cooldown does not swallow it
-    (again,) = wait_for_runs("retrain", 1, since, timeout=420)
+    # then: the new tenure's first confirmed drift retrains at once; the last episode's cooldown does not swallow it
+    assert drift.payload["champion_version"] == first
     assert again.start_time is not None and (again.start_time - drift.occurred).total_seconds() < 60
     assert again.state is not None and (again.state.message or "").startswith("retrained"), again.state
 
@@ -117,47 +122,3 @@ def test_automations_carry_rendered_parameters(api: Settings) -> None:
         assert parameters and parameters.get("dataset"), name
     retrain = automations["retrain-on-drift"].trigger
     assert getattr(retrain, "within", None) is not None and retrain.within.total_seconds() >= 60
-
-
-BURST = """
-import sys
-from tasks.platform import events
-dataset, model, champion = sys.argv[1], sys.argv[2], sys.argv[3]
-for _ in range(20):
-    events.emit(events.DRIFT_DETECTED, events.model_resource(model, dataset),
-                {"dataset": dataset, "model": model, "champion_version": champion, "onset_batch_id": "",
-                 "drift_share": 0.5})
-"""
-
-
-def test_a_burst_of_drift_events_makes_one_retrain_and_one_decision(api: Settings) -> None:
-    # given: a dataset with validated batches and a champion
-    spec = demo_dataset()
-    spec.model_name, spec.holdout_rows = "credit-risk-burst", 1500
-    spec.save("credit-burst", overwrite=True)
-    cfg = load_dataset("credit-burst")
-    for day in range(4):
-        write_validated(cfg, seed=200 + day, rows=4000)
-    run_and_wait("train", dataset=cfg.name)
-    run_and_wait("promote", dataset=cfg.name)
-    champion = champion_version(cfg)
-    assert champion is not None
-    since = datetime.now(UTC)
-
-    # when: twenty drift events for its model arrive within a second, from another process
-    env = stack_environment(api)
-    subprocess.run([sys.executable, "-c", BURST, cfg.name, cfg.model_name, champion], check=True, env=env, timeout=120)
-
-    # then: one retrain trains and decides; every other run the burst caused is visibly deduplicated
-    runs = wait_for_runs("retrain", 1, since, timeout=420, parameters={"dataset": cfg.name})
-    time.sleep(15)  # give any duplicate a chance to show up before counting
-    runs = wait_for_runs("retrain", 1, since, timeout=420, parameters={"dataset": cfg.name})
-    messages = [run.state.message or "" if run.state else "" for run in runs]
-    assert [m for m in messages if m.startswith("retrained")] == [messages[0]], messages
-    assert all(m.startswith("retrain skipped") for m in messages[1:]), messages
-    decisions = wait_for_events(
-        [events.MODEL_PROMOTED, events.MODEL_REJECTED],
-        since,
-        where=lambda e: e.resource.id == f"driftloop.model.{cfg.model_name}",
-    )
-    assert len(decisions) == 1

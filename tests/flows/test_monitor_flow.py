@@ -19,6 +19,7 @@ from flows.promote import promote
 from flows.score import score
 from flows.train import train
 from tasks.data import lake
+from tasks.monitoring.confirmation import confirmed_onset, parse_marks
 from tasks.monitoring.steps.check import MonitorSummary
 from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig
@@ -78,8 +79,11 @@ def test_quiet_then_drift_episode_with_a_stable_onset(dataset: DatasetConfig) ->
     assert {"credit_score", "interest_rate", "revolving_utilization"} <= set(first.drifted_columns)
     assert later.onset_batch_id == later_batch and first.onset_batch_id == onset_batch
     assert first.tenure == later.tenure == 1  # history record #1 made the champion
-    marked = dataset.store.list_keys(lake.drifted_prefix(dataset.name, dataset.model_name, 1))
-    assert len(marked) == 2 and lake.onset_of(marked) == onset_batch
+    marks = parse_marks(dataset.store.list_keys(lake.checks_prefix(dataset.name, dataset.model_name, 1)))
+    assert [m.mark for m in marks] == ["quiet", "drifted", "drifted"]
+    assert confirmed_onset(marks, confirm_batches=2) == onset_batch
+    assert first.confirmed and first.episode_batches == [onset_batch, later_batch]
+    assert not later.confirmed  # when it was checked, it was one drifted batch: not a confirmed episode yet
 
     # The summary in S3 is the record; a re-run of the same check returns it unchanged.
     persisted = MonitorSummary.model_validate(dataset.store.get_json(first.summary_uri.split("/", 3)[3]))
@@ -107,7 +111,8 @@ def test_quiet_then_drift_episode_with_a_stable_onset(dataset: DatasetConfig) ->
         later_batch: later_batch,
     }
     onset_event = next(e for e in detected if e.payload["batch_id"] == onset_batch)
-    assert onset_event.id == deterministic_id("drift", dataset.model_name, "t1", version, onset_batch)
+    assert onset_event.id == deterministic_id("drift", dataset.model_name, "t1", version, onset_batch, "confirmed")
+    assert onset_event.payload["confirmed"] and onset_event.resource["driftloop.confirmed"] == "true"
     assert onset_event.resource["driftloop.tenure"] == "1"  # the retrain cooldown is keyed by it
     # Every check, drifted or not, once: the re-run's event has the same id, and the server keeps the first.
     checked = drift_events(dataset.model_name, [DRIFT_CHECKED], expected=3)

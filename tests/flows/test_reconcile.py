@@ -49,9 +49,11 @@ def test_reconcile_starts_exactly_the_missing_runs_then_nothing_and_nothing_when
     for batch in batches[2:]:
         score(dataset=dataset.name, batch_id=batch)
         monitor(dataset=dataset.name, batch_id=batch)
-    shifted = write_validated(dataset, 10, ROWS, shift=1.0)
-    score(dataset=dataset.name, batch_id=shifted)
-    assert monitor(dataset=dataset.name, batch_id=shifted).drifted  # its drift event was lost: never retrained
+    shifted = [write_validated(dataset, seed, ROWS, shift=1.0) for seed in (10, 11)]
+    for batch in shifted:
+        score(dataset=dataset.name, batch_id=batch)
+    summaries = [monitor(dataset=dataset.name, batch_id=batch) for batch in shifted]
+    assert summaries[-1].confirmed  # type: ignore[union-attr]  # its drift event was lost: never retrained
 
     # when: reconcile runs (batches[0] landed before the first champion and was never scored)
     found = reconcile(dataset=dataset.name, grace_minutes=0)
@@ -60,7 +62,7 @@ def test_reconcile_starts_exactly_the_missing_runs_then_nothing_and_nothing_when
     runs = started_runs(deployments, dataset.name)
     assert sorted(str(run.parameters.get("batch_id") or "t1") for run in runs) == sorted([batches[0], batches[1], "t1"])
     retrains = [r for r in runs if "onset_batch_id" in r.parameters]
-    assert [r.parameters["onset_batch_id"] for r in retrains] == [shifted]
+    assert [r.parameters["onset_batch_id"] for r in retrains] == [shifted[0]]
 
     # then: a second reconciliation sees them on their way and starts nothing
     again = reconcile(dataset=dataset.name, grace_minutes=0)
@@ -70,7 +72,7 @@ def test_reconcile_starts_exactly_the_missing_runs_then_nothing_and_nothing_when
     score(dataset=dataset.name, batch_id=batches[0])
     for batch in (batches[0], batches[1]):
         monitor(dataset=dataset.name, batch_id=batch)
-    retrain(dataset=dataset.name, onset_batch_id=shifted, champion_version="1")
+    retrain(dataset=dataset.name, onset_batch_id=shifted[0], champion_version="1")
     assert reconcile(dataset=dataset.name, grace_minutes=0) == []
     artifact = Artifact.get(artifact_key("reconcile", dataset.name))
     assert artifact is not None and artifact.description == "consistent: nothing missing"

@@ -89,14 +89,14 @@ def test_a_rejection_reopens_the_episode_after_the_backoff_and_counts_in_the_bud
     assert champion_version(dataset) == "1"
 
 
-def test_the_claim_trains_from_the_tenure_s_earliest_drifted_batch_whatever_the_event_said(
+def test_the_claim_trains_from_the_confirmed_episode_s_first_batch_whatever_the_event_said(
     dataset: DatasetConfig,
 ) -> None:
     earlier, later = (write_validated(dataset, seed, ROWS) for seed in (1, 2))
     assert claim_retrain.fn(dataset.name, "", "", later).onset_batch_id == later  # nothing marked: the event's
     metas = {meta.batch_id: meta for meta in list_batches(dataset.store, dataset.name)}
     for batch in (later, earlier):  # monitoring checked them out of ingest order
-        dataset.store.put(lake.drifted_key(dataset.name, dataset.model_name, 0, metas[batch]), b"")
+        dataset.store.put(lake.check_key(dataset.name, dataset.model_name, 0, metas[batch], "drifted"), b"")
     assert claim_retrain.fn(dataset.name, "", "", later).onset_batch_id == earlier
 
 

@@ -17,6 +17,8 @@ from tasks.data import lake
 from tasks.data.lake_io import list_batches
 from tasks.model import attempts, champions, episodes, history
 from tasks.model.episodes import Attempt, Ending, Outcome
+from tasks.model.training import reference_shortfall
+from tasks.monitoring.confirmation import confirmed_onset, parse_marks
 from tasks.platform import events
 from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig, load_dataset
@@ -47,13 +49,15 @@ def claim_retrain(
     """Claim the next attempt of the current tenure's episode, unless the champion that drifted (when named) was
     replaced since, an attempt holds or closed the episode, or the budget is spent.
 
-    The claim's onset is the tenure's earliest drifted batch by ingest order, as monitoring marked it; the event's
-    onset may be a later batch when checks ran out of order. `onset_batch_id` is used only when none was marked.
+    The claim's onset is the first batch of the tenure's newest confirmed episode, as monitoring marked it (the
+    event's onset may differ when checks ran out of order); `onset_batch_id` is used only when none is confirmed.
+    A claim whose onset has too few batches or rows after it to re-anchor on waits, saying so, and uses no attempt.
     """
     cfg = load_dataset(dataset)
     log = history.read_log(cfg)
     champion, tenure, now = champions.champion(log), champions.tenure(log), datetime.now(UTC)
-    marked = lake.onset_of(cfg.store.list_keys(lake.drifted_prefix(dataset, cfg.model_name, tenure)))
+    marks = parse_marks(cfg.store.list_keys(lake.checks_prefix(dataset, cfg.model_name, tenure)))
+    marked = confirmed_onset(marks, cfg.drift.confirm_batches)
     earlier = attempts.read_attempts(cfg.store, cfg.model_name, tenure)
     number = len(earlier) + 1
     claim = RetrainClaim(
@@ -92,6 +96,12 @@ def _why_not(
     why = episodes.not_now(earlier, claim.claimed_at, cfg.drift, lambda since: _labelled_rows_since(cfg, since))
     if why:
         return why
+    if claim.onset_batch_id:
+        policy = cfg.drift
+        metas = list_batches(cfg.store, cfg.name)
+        why = reference_shortfall(metas, claim.onset_batch_id, policy.min_reference_batches, policy.min_reference_rows)
+        if why:
+            return why
     started = attempts.attempt_starts(cfg.store, cfg.model_name)
     if episodes.budget_spent(started, claim.claimed_at, cfg.drift.retrain_budget, cfg.drift.budget_period_hours):
         return f"retrain budget spent: {cfg.drift.retrain_budget} attempts per {cfg.drift.budget_period_hours:g} h"

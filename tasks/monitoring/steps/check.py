@@ -17,8 +17,9 @@ from prefect.states import Completed
 
 from tasks.data import lake, lake_io
 from tasks.model import champions, history, registry
+from tasks.monitoring.confirmation import Episode, episode_at, mark_of, parse_marks
 from tasks.monitoring.drift import ColumnDrift, DriftVerdict, check_drift
-from tasks.monitoring.models import Episode, EvidentlyColumn, MonitorSummary, RenderedReport
+from tasks.monitoring.models import EvidentlyColumn, MonitorSummary, RenderedReport
 from tasks.monitoring.report import sampled_report
 from tasks.platform.codec import json_bytes
 from tasks.platform.config import DatasetConfig, load_dataset
@@ -80,16 +81,24 @@ def render_report(dataset: str, batch_id: str, version: str) -> RenderedReport:
 
 
 @io_task
-def record_episode(dataset: str, batch_id: str, drifted: bool) -> Episode:
-    """The champion's tenure (a rollback to the same version is a new tenure) and, on drift, mark this batch drifted
-    and return the tenure's onset: the earliest drifted batch by ingest order, whatever order the checks ran in."""
+def record_episode(dataset: str, batch_id: str, verdict: DriftVerdict) -> Episode:
+    """Mark the batch's verdict in the champion's tenure (a rollback to the same version is a new tenure) and read
+    the episode it belongs to from the tenure's marks: its onset and batches in ingest order, whether it is
+    confirmed, or which unconfirmed episode a quiet batch closes as transient (tasks.monitoring.confirmation)."""
     cfg = load_dataset(dataset)
     tenure = champions.tenure(history.read_log(cfg))
-    prefix = lake.drifted_prefix(dataset, cfg.model_name, tenure)
-    if drifted:
-        meta = lake_io.read_meta(cfg.store, dataset, batch_id)
-        cfg.store.put(lake.drifted_key(dataset, cfg.model_name, tenure, meta), b"")  # same key on a re-run
-    return Episode(tenure=tenure, onset_batch_id=lake.onset_of(cfg.store.list_keys(prefix)) if drifted else None)
+    meta = lake_io.read_meta(cfg.store, dataset, batch_id)
+    mark = mark_of(verdict.drifted, _strong_drop(verdict, cfg.drift.confirm_performance_drop))
+    cfg.store.put(lake.check_key(dataset, cfg.model_name, tenure, meta, mark), b"")  # same key on a re-run
+    marks = parse_marks(cfg.store.list_keys(lake.checks_prefix(dataset, cfg.model_name, tenure)))
+    view = episode_at(marks, batch_id, cfg.drift.confirm_batches)
+    return Episode(tenure=tenure, **view.model_dump())
+
+
+def _strong_drop(verdict: DriftVerdict, confirming_drop: float) -> bool:
+    performance = verdict.performance
+    bound = performance.drop_lower_bound if performance is not None and performance.drifted else None
+    return bound is not None and bound >= confirming_drop
 
 
 @io_task
@@ -114,6 +123,9 @@ def persist_summary(
         prediction=verdict.prediction,
         performance=verdict.performance,
         onset_batch_id=episode.onset_batch_id,
+        confirmed=episode.confirmed,
+        episode_batches=episode.batches,
+        transient_batches=episode.transient,
         report_uri=report.uri,
         summary_uri=cfg.store.uri(key),
         report_agreement=_agreement(verdict.columns, report.columns),

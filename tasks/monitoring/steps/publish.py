@@ -48,7 +48,7 @@ def track_summary(summary: MonitorSummary) -> str:
 @io_task
 def publish_artifact(summary: MonitorSummary, run_url: str) -> None:
     """The per-column table under `drift-<dataset>`, with the verdict and links to the report and the MLflow run."""
-    verdict = "DRIFT" if summary.drifted else "no drift"
+    verdict = _verdict(summary)
     description = (
         f"**{verdict}** — {summary.model} v{summary.champion_version}, batch `{summary.batch_id}`; "
         f"{'; '.join(summary.reasons) or 'no reason to alarm'}. Report: {summary.report_uri} · "
@@ -62,13 +62,17 @@ def publish_artifact(summary: MonitorSummary, run_url: str) -> None:
 
 @io_task
 def announce(summary: MonitorSummary) -> str | None:
-    """Always `driftloop.drift.checked`; on drift also `driftloop.drift.detected`.
+    """Always `driftloop.drift.checked`; on drift also `driftloop.drift.detected`, saying whether the episode is
+    confirmed (only a confirmed one matches the retrain trigger).
 
-    Both ids are derived from the check (model, tenure, version, batch), so the server keeps one of each however
-    often the check is announced.
+    Both ids are derived from the check (model, tenure, version, batch, confirmation), so the server keeps one of
+    each however often the check is announced.
     """
     # The tenure label keys the retrain trigger's cooldown: a rollback's first drift is not swallowed by the last one's.
-    resource = model_resource(summary.model, summary.dataset) | {"driftloop.tenure": str(summary.tenure)}
+    resource = model_resource(summary.model, summary.dataset) | {
+        "driftloop.tenure": str(summary.tenure),
+        "driftloop.confirmed": str(summary.confirmed).lower(),
+    }
     checked_id = deterministic_id(
         "checked", summary.model, f"t{summary.tenure}", summary.champion_version, summary.batch_id
     )
@@ -76,8 +80,9 @@ def announce(summary: MonitorSummary) -> str | None:
     if not summary.drifted:
         return None
     payload = summary.model_dump(mode="json", include=_DETECTED_FIELDS)
+    confirmation = "confirmed" if summary.confirmed else "unconfirmed"
     event_id = deterministic_id(
-        "drift", summary.model, f"t{summary.tenure}", summary.champion_version, summary.batch_id
+        "drift", summary.model, f"t{summary.tenure}", summary.champion_version, summary.batch_id, confirmation
     )
     return emit(DRIFT_DETECTED, resource, payload, event_id=event_id)
 
@@ -89,13 +94,23 @@ _DETECTED_FIELDS = {
     "tenure",
     "batch_id",
     "onset_batch_id",
+    "confirmed",
+    "episode_batches",
     "drifted_columns",
     "drift_share",
     "performance",
     "reasons",
     "report_uri",
 }
-_CHECKED_FIELDS = _DETECTED_FIELDS | {"drifted", "summary_uri"}
+_CHECKED_FIELDS = _DETECTED_FIELDS | {"drifted", "transient_batches", "summary_uri"}
+
+
+def _verdict(summary: MonitorSummary) -> str:
+    if summary.drifted:
+        return "DRIFT, confirmed" if summary.confirmed else "DRIFT, not confirmed yet (no retrain)"
+    if summary.transient_batches:
+        return f"no drift; closes the transient drift of {', '.join(summary.transient_batches)}"
+    return "no drift"
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:

@@ -21,6 +21,7 @@ from tasks.data import lake
 from tasks.data.lake import BatchMeta
 from tasks.data.lake_io import list_batches
 from tasks.model import attempts, champions, history
+from tasks.monitoring.confirmation import confirmed_onset, parse_marks
 from tasks.operations.reconcile import BatchView, Finding, RunView, Survey, findings, tenure_subject
 from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig, dataset_names, load_dataset
@@ -46,14 +47,14 @@ def survey(dataset: str) -> Survey:
     log = history.read_log(cfg)
     champion, tenure = champions.champion(log), champions.tenure(log)
     window = _window(cfg, log)
-    drifted = cfg.store.list_modified(lake.drifted_prefix(dataset, cfg.model_name, tenure))
+    checks = cfg.store.list_modified(lake.checks_prefix(dataset, cfg.model_name, tenure))
     return Survey(
         dataset=dataset,
         champion=champion,
         tenure=tenure,
         batches=[_view(cfg, meta, champion) for meta in window] if champion else [],
-        onset_batch_id=lake.onset_of(list(drifted)),
-        drift_marked_at=max(drifted.values(), default=None),
+        onset_batch_id=confirmed_onset(parse_marks(list(checks)), cfg.drift.confirm_batches),
+        drift_marked_at=max(checks.values(), default=None),
         attempts=len(cfg.store.list_keys(attempts.episode_prefix(cfg.model_name, tenure))),
         runs=_runs(dataset, tenure, _since(log, window)),
         surveyed_at=datetime.now(UTC),

@@ -124,3 +124,22 @@ def _poll_landed_events(name: str, expected: int) -> list:  # type: ignore[type-
             break
         time.sleep(1)
     return events
+
+
+def test_a_segment_anomaly_is_one_segment_of_valid_rows() -> None:
+    plan = plan_batches("segment_anomaly", 1, seed=3, first_day=0)[0]
+    body = render_batch(GENERATE, plan, 500, CreditApplication, COLUMNS)
+    frame = conform(parse_object("x.parquet", body), CreditApplication)
+    assert frame.height == 500 and frame["age"].max() < 32  # type: ignore[operator]
+    assert set(frame["region"]) == {"west"} and set(frame["loan_purpose"]) == {"business"}
+
+
+def generate_without_a_segment_rule(*args: object, **kwargs: object) -> object:
+    return GENERATE(*args, **kwargs)  # this test module defines no `segment`: the simulator picks one itself
+
+
+def test_without_a_segment_rule_the_commonest_combination_of_the_widest_categories_is_the_segment() -> None:
+    plan = plan_batches("segment_anomaly", 1, seed=3, first_day=0)[0]
+    body = render_batch(generate_without_a_segment_rule, plan, 300, CreditApplication, COLUMNS)  # type: ignore[arg-type]
+    frame = parse_object("x.parquet", body)
+    assert frame.height == 300 and frame["loan_purpose"].n_unique() == 1 and frame["region"].n_unique() == 1
