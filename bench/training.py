@@ -39,7 +39,7 @@ from tasks.data.lake_io import write_batch
 from tasks.model.records import ChallengerRecord
 from tasks.model.registry import client_for
 from tasks.model.steps.train import fit_challenger, plan_training, register_challenger
-from tasks.model.training import WindowPlan
+from tasks.model.window import WindowPlan
 from tasks.platform.codec import parquet_bytes, sha256
 from tasks.platform.config import DatasetConfig, load_dataset
 

@@ -17,7 +17,7 @@ from tasks.data import lake
 from tasks.data.lake_io import list_batches
 from tasks.model import attempts, champions, episodes, history
 from tasks.model.episodes import Attempt, Ending, Outcome
-from tasks.model.training import reference_shortfall
+from tasks.model.window import reference_shortfall
 from tasks.monitoring.confirmation import confirmed_onset, parse_marks
 from tasks.platform import events
 from tasks.platform.artifacts import artifact_key

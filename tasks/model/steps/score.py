@@ -15,7 +15,7 @@ from tasks.data.lake import predictions_key
 from tasks.data.lake_io import list_batches, read_batch
 from tasks.model.registry import champion_version, load_holdout, load_model
 from tasks.model.scoring import ScoredBatch, predict, prediction_frame
-from tasks.model.training import holdout_rows
+from tasks.model.window import holdout_rows
 from tasks.platform import events
 from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig, load_dataset

@@ -17,17 +17,8 @@ from tasks.model.metrics import roc_auc_delong
 from tasks.model.records import ChallengerRecord
 from tasks.model.registration import REGISTRATION_TAG, log_challenger, new_registration_id
 from tasks.model.registry import HOLDOUT, MAPPING, PROFILE, REFERENCE
-from tasks.model.training import (
-    MAX_ROUNDS,
-    PARAMS,
-    Window,
-    WindowPlan,
-    fit_booster,
-    plan_window,
-    predict_scores,
-    sample_reference,
-    split_window,
-)
+from tasks.model.training import MAX_ROUNDS, PARAMS, fit_booster, predict_scores
+from tasks.model.window import Window, WindowPlan, plan_window, sample_reference, split_window
 from tasks.monitoring.drift import fit_profile
 from tasks.platform import events
 from tasks.platform.artifacts import artifact_key
@@ -43,7 +34,7 @@ EXAMPLE_ROWS = 5
 
 @io_task
 def plan_training(cfg: DatasetConfig, onset_batch_id: str) -> WindowPlan:
-    """Apply the window rule (see tasks.model.training) to the lake's validated batches."""
+    """Apply the window rule (see tasks.model.window) to the lake's validated batches."""
     return plan_window(list_batches(cfg.store, cfg.name), cfg.spec, cfg.name, onset_batch_id)
 
 

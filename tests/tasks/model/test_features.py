@@ -12,7 +12,7 @@ from blocks.register import demo_dataset
 from tasks.contracts.credit import generate
 from tasks.data.lake import BatchMeta
 from tasks.model.features import categorical_indices, encode, fit_mapping
-from tasks.model.training import holdout_rows, plan_window, split_window
+from tasks.model.window import holdout_rows, plan_window, split_window
 from tasks.platform.contract import columns_of
 from tasks.platform.errors import ConfigurationError, NotEnoughData
 
