@@ -33,7 +33,7 @@ def apply(settings: Settings, path: Path = AUTOMATIONS_FILE) -> dict[str, str]:
             if not existing:
                 client.create_automation(automation)
                 done[automation.name] = "created"
-            elif _core(existing[0]) == automation.model_dump(mode="json"):
+            elif comparable(existing[0]) == comparable(automation):
                 done[automation.name] = "unchanged"
             else:
                 client.update_automation(existing[0].id, automation)
@@ -41,5 +41,15 @@ def apply(settings: Settings, path: Path = AUTOMATIONS_FILE) -> dict[str, str]:
     return done
 
 
-def _core(automation: AutomationCore) -> dict[str, Any]:
-    return AutomationCore.model_validate(automation.model_dump()).model_dump(mode="json")
+def comparable(automation: AutomationCore) -> Any:
+    """The automation's declared fields as plain data, sets sorted (their order differs between processes)."""
+    return _sorted(AutomationCore.model_validate(automation.model_dump()).model_dump(mode="json"))
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        items = [_sorted(item) for item in value]
+        return sorted(items) if all(isinstance(item, str) for item in items) else items
+    return value

@@ -58,9 +58,11 @@ def test_a_killed_worker_s_run_becomes_crashed_and_reconcile_scores_and_monitors
             state = client.read_flow_run(scoring[0].id).state
         return state is not None and state.type == StateType.CRASHED
 
-    wait_until(crashed, 240, "the orphaned score run to be marked Crashed by the heartbeat automation", poll=2)
-    detected_after = (datetime.now(UTC) - killed_at).total_seconds()
-    restarted = run_cli(api, "up")
+    try:
+        wait_until(crashed, 240, "the orphaned score run to be marked Crashed by the heartbeat automation", poll=2)
+        detected_after = (datetime.now(UTC) - killed_at).total_seconds()
+    finally:  # the suite's next tests need a worker, whatever happened here
+        restarted = run_cli(api, "up")
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     assert "worker: started" in restarted.stdout
 

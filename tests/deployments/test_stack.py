@@ -19,7 +19,6 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import FlowRun
-from prefect.events.schemas.automations import AutomationCore
 
 from blocks import names
 from blocks.models import StorageLocation
@@ -128,8 +127,7 @@ def test_the_automations_file_is_applied_once_by_name(local_stack: Settings) -> 
     with stack_api(local_stack), get_client(sync_client=True) as client:
         for automation in automations.declared():
             (applied,) = client.read_automations_by_name(automation.name)
-            core = AutomationCore.model_validate(applied.model_dump()).model_dump(mode="json")
-            assert core == automation.model_dump(mode="json")
+            assert automations.comparable(applied) == automations.comparable(automation)
     (crashed,) = [a for a in automations.declared() if a.name == "driftloop-crashed-runs"]
     assert crashed.trigger.within.total_seconds() == 3 * worker.HEARTBEAT_SECONDS  # type: ignore[union-attr]
 
