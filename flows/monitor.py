@@ -25,9 +25,11 @@ def monitor(dataset: str = "credit", batch_id: str = "") -> MonitorSummary | Sta
     The fast engine decides on the full batch (feature drift share, prediction drift, and an ROC AUC drop on labelled
     rows); Evidently renders the human report from seeded samples. The summary and report are written once under
     reports/<dataset>/drift/<batch_id>-v<version>/, logged to MLflow and shown as the `drift-<dataset>` artifact.
-    `driftloop.drift.checked` is always emitted; on drift, `driftloop.drift.detected` carries the episode onset (the
-    tenure's earliest drifted batch by ingest order). Events go out right after the summary is persisted, before
-    MLflow and the artifact, so an MLflow outage delays the views but never the retrain.
+    `driftloop.drift.checked` is always emitted; on drift, `driftloop.drift.detected` carries the episode: its onset
+    and batches in ingest order, and whether it is confirmed (`confirm_batches` drifted batches in a row, or a strong
+    AUC drop). Only a confirmed episode matches the retrain trigger; a quiet batch closes an unconfirmed one as
+    transient. Events go out right after the summary is persisted, before MLflow and the artifact, so an MLflow
+    outage delays the views but never the retrain.
 
     Args:
         dataset: Name of the dataset block to monitor.
