@@ -69,10 +69,14 @@ def champion_dataset(name: str, model: str, seed: int) -> DatasetConfig:
     return cfg
 
 
-@pytest.fixture(scope="module")
-def champion(api: Settings) -> DatasetConfig:
-    """The durable dataset with a champion, and one landed batch ingested, scored and monitored by automation."""
-    cfg = champion_dataset(DURABLE_DATASET, "credit-risk-durable", seed=300)
-    _, since = land_one(cfg, seed=310)
-    wait_for_runs("monitor", 1, since, timeout=300, parameters={"dataset": cfg.name})
+@pytest.fixture(scope="session")
+def champion(local_stack: Settings) -> DatasetConfig:
+    """The durable dataset with a champion, and one landed batch ingested, scored and monitored by automation.
+
+    Once per session: its landed object is ingested once, so a second build would wait for runs that never come.
+    """
+    with stack_api(local_stack):
+        cfg = champion_dataset(DURABLE_DATASET, "credit-risk-durable", seed=300)
+        _, since = land_one(cfg, seed=310)
+        wait_for_runs("monitor", 1, since, timeout=300, parameters={"dataset": cfg.name})
     return cfg
