@@ -78,6 +78,7 @@ def test_a_sudden_shift_that_persists_is_confirmed_retrained_once_and_then_quiet
     assert not after.drifted and after.champion_version == "2" != version
 
 
+@pytest.mark.chaos  # nine checks and three retrains: long, so it runs with the fault suite, outside `make test`
 def test_a_gradual_shift_retrains_once_per_confirmed_episode_and_is_quiet_once_it_levels_off(
     dataset: DatasetConfig,
 ) -> None:
