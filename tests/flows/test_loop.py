@@ -61,6 +61,7 @@ def confirmed_drift(seed: int, first_day: int, dataset: str = names.DEMO_DATASET
     return confirmed, retrained
 
 
+@pytest.mark.timeout(900)  # nine batches through the automations: about eight minutes on two cores, more under load
 def test_loop_retrains_once_after_a_sudden_shift_that_persists_then_settles(api: Settings) -> None:
     started = datetime.now(UTC)
     spec = demo_dataset()
