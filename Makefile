@@ -40,9 +40,10 @@ status: setup
 test: setup-dev lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not chaos"
 
-# The fault suite: stops, restarts and SIGKILLs the processes of a stack of its own. Long; not part of `make test`.
+# The fault suite: stops, restarts and SIGKILLs the processes of a stack of its own. Long: `make test` runs only
+# its fast cases (marker `fault`). Each case's row goes into bench/results/chaos.json (the README's table).
 chaos: setup-dev
-	$(BIN)/python -m pytest -m chaos
+	$(BIN)/python -m pytest -m "chaos or fault" --chaos-results bench/results/chaos.json
 
 test-unit: setup-dev
 	$(BIN)/python -m pytest -m "not integration and not stack and not chaos"

@@ -20,9 +20,11 @@ def reconcile(dataset: str = "*", grace_minutes: float = 10.0) -> list[Finding]:
     """Compare what is persisted with what should exist, and start exactly the runs that are missing.
 
     For the newest batches of the champion's window: a batch with no predictions by the champion is scored, a scored
-    batch with no drift summary is monitored; a drifted tenure with no retrain attempt is retrained. A run already on
-    its way is waited for; after three failed runs for the same batch the reconciler stops and reports it. Runs start
-    through the deployments the automations use. What was found and started is the `reconcile-<dataset>` artifact.
+    batch with no drift summary is monitored; a drifted tenure with no retrain attempt is retrained. A decision of the
+    last day (promotion, rejection, rollback, drift detected) whose event the server never received is announced
+    again under its first id. A run already on its way is waited for; after three failed runs for the same batch the
+    reconciler stops and reports it. Runs start through the deployments the automations use. What was found and done
+    is the `reconcile-<dataset>` artifact.
 
     Args:
         dataset: Name of the dataset block; `*` (what the schedule passes) means every dataset block.
@@ -39,7 +41,7 @@ def reconcile(dataset: str = "*", grace_minutes: float = 10.0) -> list[Finding]:
         # decide
         found = missing_runs(seen, grace_minutes)
         # start
-        started = start_missing(found)
+        started = start_missing(seen, found)
         # record
         record_reconciliation(name, found, started)
         everything += found

@@ -22,7 +22,7 @@ from deployments.stack.state import LocalCredentials, load_or_create_credentials
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.store import open_store
 
-pytest_plugins = ["tests.stack_fixture", "tests.durable_fixture"]
+pytest_plugins = ["tests.stack_fixture", "tests.durable_fixture", "tests.chaos_results"]
 
 
 @pytest.fixture(scope="session")

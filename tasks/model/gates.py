@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel
 
+from tasks.model.champions import HistoryRecord
 from tasks.model.metrics import roc_auc_or_nan
 from tasks.platform.specs import PromotionPolicyFields
 
@@ -56,6 +57,7 @@ class PromotionDecision(BaseModel):
     reasons: list[str]
     judged_at: int = 0
     outcome: Outcome = "rejected"
+    record: HistoryRecord | None = None  # the history record that holds the decision, once written
 
     def __str__(self) -> str:
         return f"{self.outcome} v{self.challenger_version}" + (f": {'; '.join(self.reasons)}" if self.reasons else "")

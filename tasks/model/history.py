@@ -11,17 +11,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from prefect.runtime import flow_run
 
 from tasks.model import champions
 from tasks.model.champions import Action, HistoryRecord
 from tasks.model.registry import CHAMPION, champion_version, set_alias
+from tasks.platform import events
 from tasks.platform.codec import json_bytes
 from tasks.platform.config import DatasetConfig
 from tasks.platform.errors import ConfigurationError
 
 MAX_APPEND_ATTEMPTS = 50
+DECISION_EVENTS: dict[Action, str] = {
+    "promote": events.MODEL_PROMOTED,
+    "reject": events.MODEL_REJECTED,
+    "rollback": events.MODEL_ROLLED_BACK,
+}
 
 
 def history_prefix(model: str) -> str:
@@ -94,4 +101,20 @@ def project_alias(cfg: DatasetConfig, log: list[HistoryRecord]) -> None:
         f"the champion alias of {cfg.model_name} points at v{alias}, but its history says "
         f"{'v' + wanted if wanted else 'no champion'} (record #{champions.head(log)}): it was moved outside driftloop. "
         f"Move it back, or run promote or rollback, which record why."
+    )
+
+
+def announcement(
+    cfg: DatasetConfig, entry: HistoryRecord, payload: dict[str, Any] | None = None
+) -> events.Announcement:
+    """The event that announces a written record, with one id per record: announcing it again (a retry, or
+    reconcile making good a lost event) sends the same event. The payload is the record, or what the decision adds
+    to it (a promotion's gates and numbers)."""
+    event = DECISION_EVENTS[entry.action]
+    return events.Announcement(
+        event=event,
+        resource=events.model_resource(cfg.model_name, cfg.name),
+        payload=payload or entry.model_dump(mode="json"),
+        event_id=events.deterministic_id(event, cfg.model_name, str(entry.sequence)),
+        decided_at=entry.at,
     )

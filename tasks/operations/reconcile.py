@@ -8,6 +8,8 @@ a drift episode unretrained. The rules, for the newest batches of the champion's
 - a drifted tenure with no attempt yet is retrained;
 - what happened within the last `grace` (batches ingested, drift marked) is left to the automations, which act
   within seconds: the reconciler makes good what they did not do, and does not race them;
+- a persisted decision (a promotion, rejection or rollback in the champion history, a drift detected) whose event
+  the server never received is announced again, with the id it was first sent under;
 - nothing is started twice: a run of the same flow for the same batch (or tenure) that has not finished is waited
   for, and after `max_failures` failed runs for one the reconciler stops and reports it for a person instead.
 """
@@ -15,11 +17,14 @@ a drift episode unretrained. The rules, for the newest batches of the champion's
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-Flow = Literal["score", "monitor", "retrain"]
+Flow = Literal["score", "monitor", "retrain", "announce"]
+
+# The server persists events in batches seconds after they are sent: a younger decision's event may be on its way.
+EVENT_LAG = timedelta(seconds=20)
 
 
 class BatchView(BaseModel):
@@ -40,6 +45,17 @@ class RunView(BaseModel):
     failed: bool
 
 
+class Unannounced(BaseModel):
+    """A persisted decision whose event the server holds no trace of: the event to send again, as first sent."""
+
+    event: str
+    subject: str  # what the event is about, for people: `v3 #5`, `batch 20240301-ab12`
+    event_id: str
+    resource: dict[str, str]
+    payload: dict[str, Any]
+    decided_at: datetime
+
+
 class Survey(BaseModel):
     """What reconciliation knows of one dataset: its champion and tenure, the window's batches, the drift, the runs."""
 
@@ -51,6 +67,7 @@ class Survey(BaseModel):
     drift_marked_at: datetime | None  # when monitoring last marked a batch of the tenure drifted
     attempts: int
     runs: list[RunView]
+    unannounced: list[Unannounced] = []
     surveyed_at: datetime
 
 
@@ -70,12 +87,13 @@ def tenure_subject(tenure: int) -> str:
 
 
 def findings(survey: Survey, grace: timedelta, max_failures: int = 3) -> list[Finding]:
-    """Every missing score, monitor check and retrain, each marked whether to start a run for it now."""
-    if survey.champion is None:
-        return []
+    """Every missing score, monitor check, retrain and announcement, each marked whether to act on it now."""
     settled = survey.surveyed_at - grace
+    announcements = _announce_findings(survey, survey.surveyed_at - max(grace, EVENT_LAG))
+    if survey.champion is None:  # a first challenger's rejection is still announced
+        return announcements
     missing = [*_batch_findings(survey, settled), *_drift_findings(survey, settled)]
-    return [_decide(finding, survey.runs, max_failures) for finding in missing]
+    return [_decide(finding, survey.runs, max_failures) for finding in missing] + announcements
 
 
 def _batch_findings(survey: Survey, settled: datetime) -> list[Finding]:
@@ -104,6 +122,20 @@ def _drift_findings(survey: Survey, settled: datetime) -> list[Finding]:
     }
     why = f"tenure #{survey.tenure} drifted at batch {survey.onset_batch_id}; no retrain attempt"
     return [Finding(flow="retrain", subject=tenure_subject(survey.tenure), missing=why, parameters=parameters)]
+
+
+def _announce_findings(survey: Survey, settled: datetime) -> list[Finding]:
+    """Decisions older than the grace whose events are missing; the id names the announcement to send again."""
+    return [
+        Finding(
+            flow="announce",
+            subject=lost.subject,
+            missing=f"{lost.event} never reached the server",
+            parameters={"event_id": lost.event_id},
+        )
+        for lost in survey.unannounced
+        if lost.decided_at <= settled
+    ]
 
 
 def _decide(finding: Finding, runs: list[RunView], max_failures: int) -> Finding:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from prefect.client.orchestration import get_client
 from prefect.events import emit_event
+from prefect.events.filters import EventFilter, EventIDFilter, EventOccurredFilter
 
 BATCH_LANDED = "driftloop.batch.landed"
 BATCH_INGESTED = "driftloop.batch.ingested"
@@ -65,3 +69,35 @@ def emit(
     """Emit one driftloop event and return its id, or None when no Prefect API is configured."""
     sent = emit_event(event=event, resource=resource, payload=payload, id=event_id or uuid.uuid4())
     return str(sent.id) if sent else None
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """One event fixed by what it announces: its id is derived from the persisted record, so it can be sent again."""
+
+    event: str
+    resource: dict[str, str]
+    payload: dict[str, Any]
+    event_id: uuid.UUID
+    decided_at: datetime  # when the record it announces was persisted
+
+
+def announce(announcement: Announcement) -> str | None:
+    return emit(announcement.event, announcement.resource, announcement.payload, announcement.event_id)
+
+
+def unannounced(candidates: list[Announcement]) -> list[Announcement]:
+    """The candidates the Prefect server holds no event for, looked up by id (the server answers 50 at a time)."""
+    if not candidates:
+        return []
+    since = min(candidate.decided_at for candidate in candidates) - timedelta(minutes=5)
+    seen: set[uuid.UUID] = set()
+    with get_client(sync_client=True) as client:
+        for start in range(0, len(candidates), _PAGE):
+            ids = [candidate.event_id for candidate in candidates[start : start + _PAGE]]
+            found = EventFilter(id=EventIDFilter(id=ids), occurred=EventOccurredFilter(since=since))
+            seen |= {event.id for event in client.read_events(filter=found, limit=_PAGE).events}
+    return [candidate for candidate in candidates if candidate.event_id not in seen]
+
+
+_PAGE = 50

@@ -6,18 +6,25 @@ would while a worker is busy: the next reconciliation must see it on its way and
 
 from __future__ import annotations
 
+import time
+from uuid import UUID
+
 import pytest
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.objects import FlowRun
+from prefect.events.filters import EventFilter, EventIDFilter
 
+import flows.monitor
 from flows.monitor import monitor
 from flows.promote import promote
 from flows.reconcile import reconcile
 from flows.retrain import retrain
 from flows.score import score
 from flows.train import train
+from tasks.model.steps.promote import apply_decision, judge
+from tasks.operations.reconcile import EVENT_LAG
 from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig
 from tests.batches import write_validated
@@ -76,3 +83,41 @@ def test_reconcile_starts_exactly_the_missing_runs_then_nothing_and_nothing_when
     assert reconcile(dataset=dataset.name, grace_minutes=0) == []
     artifact = Artifact.get(artifact_key("reconcile", dataset.name))
     assert artifact is not None and artifact.description == "consistent: nothing missing"
+
+
+def events_with_ids(ids: list[str]) -> set[str]:
+    with get_client(sync_client=True) as client:
+        page = client.read_events(filter=EventFilter(id=EventIDFilter(id=[UUID(i) for i in ids])), limit=50)
+    return {str(event.id) for event in page.events}
+
+
+def test_reconcile_announces_again_the_decisions_whose_events_never_left(
+    dataset: DatasetConfig, deployments: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for seed in range(4):
+        write_validated(dataset, seed, ROWS)
+    # given: a promotion recorded by a process that died before announcing it
+    decision = apply_decision.fn(dataset, judge.fn(dataset, train(dataset=dataset.name)))
+    assert decision.promoted and decision.record is not None
+    # and: two drift checks persisted whose events never left the monitor
+    monkeypatch.setattr(flows.monitor, "announce", lambda summary: None)
+    shifted = [write_validated(dataset, seed, ROWS, shift=1.0) for seed in (10, 11)]
+    for batch in shifted:
+        score(dataset=dataset.name, batch_id=batch)
+        monitor(dataset=dataset.name, batch_id=batch)
+    time.sleep(EVENT_LAG.total_seconds())  # younger decisions' events may still be on their way
+
+    # when: reconcile runs
+    found = [f for f in reconcile(dataset=dataset.name, grace_minutes=0) if f.flow == "announce"]
+
+    # then: the promotion and both drift detections are announced again, under the ids they were first meant for
+    assert sorted(f.subject for f in found) == sorted(
+        [f"v{decision.record.to_version} #1", *[f"batch {b}" for b in shifted]]
+    )
+    sent = [f.parameters["event_id"] for f in found]
+    deadline = time.monotonic() + 30
+    while events_with_ids(sent) != set(sent) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert events_with_ids(sent) == set(sent)
+    # and: the next reconciliation finds them and announces nothing
+    assert not [f for f in reconcile(dataset=dataset.name, grace_minutes=0) if f.flow == "announce"]

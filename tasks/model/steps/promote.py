@@ -7,6 +7,8 @@ compare-and-set on the history (tasks.model.history), never under a lock.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from prefect.artifacts import create_table_artifact
 
 from tasks.model import champions, history
@@ -94,11 +96,13 @@ def apply_decision(cfg: DatasetConfig, decision: PromotionDecision) -> Promotion
         written = history.write_at(cfg, entry, decision.judged_at + 1)
         if written is not None:
             history.move_alias(cfg, written)
+            decision = decision.model_copy(update={"record": written})
         else:
             why = f"stale-champion: another decision was recorded after #{decision.judged_at}; judge again"
             decision = decision.model_copy(update={"promoted": False, "reasons": [why], "outcome": "stale-champion"})
     if decision.outcome == "rejected":
-        history.append(cfg, history.record(cfg, "reject", champion, version, "; ".join(decision.reasons)))
+        entry = history.record(cfg, "reject", champion, version, "; ".join(decision.reasons))
+        decision = decision.model_copy(update={"record": history.append(cfg, entry)})
     client_for(cfg).set_model_version_tag(cfg.model_name, version, "driftloop.promotion", decision.outcome)
     return decision
 
@@ -108,10 +112,7 @@ def announce_decision(cfg: DatasetConfig, decision: PromotionDecision) -> None:
     """Emit promoted or rejected with the gates and numbers, and keep the `promotion-<dataset>` table."""
     if decision.outcome == "unchanged":
         return
-    event = events.MODEL_PROMOTED if decision.promoted else events.MODEL_REJECTED
-    # One id per decision (challenger, and the history sequence it was judged against): a retry re-sends, not repeats.
-    event_id = events.deterministic_id(event, cfg.model_name, decision.challenger_version, str(decision.judged_at))
-    events.emit(event, events.model_resource(cfg.model_name, cfg.name), decision.model_dump(mode="json"), event_id)
+    events.announce(_announcement(cfg, decision))
     table = [
         {
             **gate.model_dump(),
@@ -121,6 +122,19 @@ def announce_decision(cfg: DatasetConfig, decision: PromotionDecision) -> None:
         for gate in decision.gates
     ]
     create_table_artifact(table, key=artifact_key("promotion", cfg.name), description=str(decision))
+
+
+def _announcement(cfg: DatasetConfig, decision: PromotionDecision) -> events.Announcement:
+    """One event per history record (the id reconcile looks for); a stale-champion decision recorded nothing, so
+    its id is fixed by the challenger and the sequence it lost at."""
+    payload = decision.model_dump(mode="json", exclude={"record"})
+    if decision.record is not None:
+        return history.announcement(cfg, decision.record, payload | {"sequence": decision.record.sequence})
+    lost = events.deterministic_id(
+        events.MODEL_REJECTED, cfg.model_name, decision.challenger_version, str(decision.judged_at)
+    )
+    resource = events.model_resource(cfg.model_name, cfg.name)
+    return events.Announcement(events.MODEL_REJECTED, resource, payload, lost, datetime.now(UTC))
 
 
 @io_task
@@ -147,7 +161,6 @@ def roll_back(cfg: DatasetConfig, to_version: str) -> HistoryRecord:
 
 @io_task
 def announce_rollback(cfg: DatasetConfig, move: HistoryRecord) -> None:
+    events.announce(history.announcement(cfg, move))
     record = move.model_dump(mode="json")
-    event_id = events.deterministic_id(events.MODEL_ROLLED_BACK, cfg.model_name, str(move.sequence))
-    events.emit(events.MODEL_ROLLED_BACK, events.model_resource(cfg.model_name, cfg.name), record, event_id)
     create_table_artifact([record], key=artifact_key("rollback", cfg.name), description=move.why)

@@ -14,11 +14,12 @@ from mlflow.entities import Metric, RunTag
 from mlflow.exceptions import MlflowException
 from prefect.artifacts import create_table_artifact
 
+from tasks.monitoring.announcements import drift_announcements
 from tasks.monitoring.steps.check import MonitorSummary
+from tasks.platform import events
 from tasks.platform.artifacts import artifact_key
 from tasks.platform.codec import json_bytes
 from tasks.platform.config import load_dataset
-from tasks.platform.events import DRIFT_CHECKED, DRIFT_DETECTED, deterministic_id, emit, model_resource
 from tasks.platform.retry import io_task
 
 MONITOR_KEY_TAG = "driftloop.monitor_key"  # one monitoring run per check: the check's summary URI
@@ -62,47 +63,9 @@ def publish_artifact(summary: MonitorSummary, run_url: str) -> None:
 
 @io_task
 def announce(summary: MonitorSummary) -> str | None:
-    """Always `driftloop.drift.checked`; on drift also `driftloop.drift.detected`, saying whether the episode is
-    confirmed (only a confirmed one matches the retrain trigger).
-
-    Both ids are derived from the check (model, tenure, version, batch, confirmation), so the server keeps one of
-    each however often the check is announced.
-    """
-    # The tenure label keys the retrain trigger's cooldown: a rollback's first drift is not swallowed by the last one's.
-    resource = model_resource(summary.model, summary.dataset) | {
-        "driftloop.tenure": str(summary.tenure),
-        "driftloop.confirmed": str(summary.confirmed).lower(),
-    }
-    checked_id = deterministic_id(
-        "checked", summary.model, f"t{summary.tenure}", summary.champion_version, summary.batch_id
-    )
-    emit(DRIFT_CHECKED, resource, summary.model_dump(mode="json", include=_CHECKED_FIELDS), event_id=checked_id)
-    if not summary.drifted:
-        return None
-    payload = summary.model_dump(mode="json", include=_DETECTED_FIELDS)
-    confirmation = "confirmed" if summary.confirmed else "unconfirmed"
-    event_id = deterministic_id(
-        "drift", summary.model, f"t{summary.tenure}", summary.champion_version, summary.batch_id, confirmation
-    )
-    return emit(DRIFT_DETECTED, resource, payload, event_id=event_id)
-
-
-_DETECTED_FIELDS = {
-    "dataset",
-    "model",
-    "champion_version",
-    "tenure",
-    "batch_id",
-    "onset_batch_id",
-    "confirmed",
-    "episode_batches",
-    "drifted_columns",
-    "drift_share",
-    "performance",
-    "reasons",
-    "report_uri",
-}
-_CHECKED_FIELDS = _DETECTED_FIELDS | {"drifted", "transient_batches", "summary_uri"}
+    """Send the check's events (tasks.monitoring.announcements); the id of `driftloop.drift.detected`, if drifted."""
+    sent = [events.announce(announcement) for announcement in drift_announcements(summary)]
+    return sent[1] if summary.drifted else None
 
 
 def _verdict(summary: MonitorSummary) -> str:

@@ -23,6 +23,7 @@ from tasks.data.lake_io import list_batches
 from tasks.model import attempts, champions, history
 from tasks.monitoring.confirmation import confirmed_onset, parse_marks
 from tasks.operations.reconcile import BatchView, Finding, RunView, Survey, findings, tenure_subject
+from tasks.operations.steps import announcements
 from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig, dataset_names, load_dataset
 from tasks.platform.retry import io_task
@@ -48,15 +49,17 @@ def survey(dataset: str) -> Survey:
     champion, tenure = champions.champion(log), champions.tenure(log)
     window = _window(cfg, log)
     checks = cfg.store.list_modified(lake.checks_prefix(dataset, cfg.model_name, tenure))
+    marks = parse_marks(list(checks))
     return Survey(
         dataset=dataset,
         champion=champion,
         tenure=tenure,
         batches=[_view(cfg, meta, champion) for meta in window] if champion else [],
-        onset_batch_id=confirmed_onset(parse_marks(list(checks)), cfg.drift.confirm_batches),
+        onset_batch_id=confirmed_onset(marks, cfg.drift.confirm_batches),
         drift_marked_at=max(checks.values(), default=None),
         attempts=len(cfg.store.list_keys(attempts.episode_prefix(cfg.model_name, tenure))),
         runs=_runs(dataset, tenure, _since(log, window)),
+        unannounced=announcements.unannounced(cfg, log, marks),
         surveyed_at=datetime.now(UTC),
     )
 
@@ -120,10 +123,15 @@ def missing_runs(seen: Survey, grace_minutes: float) -> list[Finding]:
 
 
 @io_task
-def start_missing(found: list[Finding]) -> dict[str, str]:
-    """Start a run for every finding marked to start; the flow run id of each, by `flow:subject`."""
+def start_missing(seen: Survey, found: list[Finding]) -> dict[str, str]:
+    """Start a run for every finding marked to start, or send its event again; the flow run id (or event id) of
+    each, by `flow:subject`."""
     started = {}
+    lost = {announcement.event_id: announcement for announcement in seen.unannounced}
     for finding in (f for f in found if f.start):
+        if finding.flow == "announce":
+            started[f"announce:{finding.subject}"] = str(announcements.send(lost[finding.parameters["event_id"]]))
+            continue
         key = f"reconcile-{flow_run.get_id()}-{finding.flow}-{finding.parameters['dataset']}-{finding.subject}"
         run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync in a sync task; typed as maybe-async
             f"{finding.flow}/driftloop", parameters=finding.parameters, timeout=0, idempotency_key=key
@@ -145,6 +153,6 @@ def record_reconciliation(dataset: str, found: list[Finding], started: dict[str,
         }
         for f in found
     ]
-    description = f"{len(found)} missing, {len(started)} runs started" if found else "consistent: nothing missing"
+    description = f"{len(found)} missing, {len(started)} made good" if found else "consistent: nothing missing"
     key = artifact_key("reconcile", dataset)
     create_table_artifact(rows or [{"flow": "", "subject": "", "missing": "nothing"}], key=key, description=description)

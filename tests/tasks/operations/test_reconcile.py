@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tasks.operations.reconcile import BatchView, RunView, Survey, findings
+from tasks.operations.reconcile import EVENT_LAG, BatchView, RunView, Survey, Unannounced, findings
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 GRACE = timedelta(minutes=10)
@@ -71,3 +71,31 @@ def test_a_run_on_its_way_is_waited_for_and_repeated_failures_stop_for_a_person(
 
 def test_without_a_champion_there_is_nothing_to_score_or_monitor() -> None:
     assert findings(survey(champion=None, batches=[batch("a", False, False)]), GRACE) == []
+
+
+def lost_event(subject: str, decided_at: datetime) -> Unannounced:
+    return Unannounced(
+        event="driftloop.model.promoted",
+        subject=subject,
+        event_id=f"id-{subject}",
+        resource={},
+        payload={},
+        decided_at=decided_at,
+    )
+
+
+def test_a_decision_whose_event_never_arrived_is_announced_again_once_past_the_grace() -> None:
+    lost = [lost_event("v2 #1", OLD), lost_event("v3 #2", NOW - timedelta(minutes=2))]
+    found = findings(survey(unannounced=lost), GRACE)
+    assert [(f.flow, f.subject, f.parameters) for f in found] == [("announce", "v2 #1", {"event_id": "id-v2 #1"})]
+
+
+def test_without_a_champion_a_lost_rejection_is_still_announced() -> None:
+    assert started(survey(champion=None, unannounced=[lost_event("v1 #1", OLD)])) == [("announce", "v1 #1")]
+
+
+def test_an_event_sent_seconds_ago_may_be_on_its_way_even_with_no_grace() -> None:
+    recent = lost_event("v2 #1", NOW - EVENT_LAG / 2)
+    assert findings(survey(unannounced=[recent]), timedelta(0)) == []
+    (later,) = findings(survey(unannounced=[recent], surveyed_at=NOW + EVENT_LAG), timedelta(0))
+    assert (later.flow, later.subject, later.start) == ("announce", "v2 #1", True)
