@@ -19,6 +19,8 @@ from deployments.watch.events import wait_for_events
 from deployments.watch.runs import wait_for_runs
 from tasks.model.registry import champion_version
 from tasks.platform import events
+from tests.chaos.invariants import recover, tally
+from tests.chaos_results import ChaosLog
 from tests.durable_fixture import champion_dataset
 
 pytestmark = [pytest.mark.chaos, pytest.mark.stack, pytest.mark.xdist_group("stack")]
@@ -35,7 +37,7 @@ for _ in range(20):
 """
 
 
-def test_a_burst_of_drift_events_makes_one_retrain_and_one_decision(api: Settings) -> None:
+def test_a_burst_of_drift_events_makes_one_retrain_and_one_decision(api: Settings, chaos_log: ChaosLog) -> None:
     # given: a dataset with validated batches and a champion
     cfg = champion_dataset("credit-burst", "credit-risk-burst", seed=200)
     champion = champion_version(cfg)
@@ -44,6 +46,7 @@ def test_a_burst_of_drift_events_makes_one_retrain_and_one_decision(api: Setting
 
     # when: twenty drift events for its model arrive within a second, from another process
     env = stack_environment(api)
+    burst_at = time.monotonic()
     subprocess.run([sys.executable, "-c", BURST, cfg.name, cfg.model_name, champion], check=True, env=env, timeout=120)
 
     # then: one retrain trains and decides; every other run the burst caused is visibly deduplicated
@@ -59,3 +62,7 @@ def test_a_burst_of_drift_events_makes_one_retrain_and_one_decision(api: Setting
         where=lambda e: e.resource.id == f"driftloop.model.{cfg.model_name}",
     )
     assert len(decisions) == 1
+    recover(cfg)
+    found = tally(cfg, [], since)
+    chaos_log.record("09 drift burst", "20 confirmed drift events within a second", found, time.monotonic() - burst_at)
+    assert found.clean, found

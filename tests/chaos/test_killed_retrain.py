@@ -29,6 +29,8 @@ from tasks.model.attempts import read_attempts
 from tasks.model.history import read_log
 from tasks.platform.config import DatasetConfig
 from tests.batches import write_validated
+from tests.chaos.invariants import recover, tally
+from tests.chaos_results import ChaosLog
 from tests.durable_fixture import champion_dataset
 
 pytestmark = [pytest.mark.chaos, pytest.mark.stack, pytest.mark.xdist_group("stack")]
@@ -73,7 +75,9 @@ def final(run: FlowRun, timeout: float = 600) -> FlowRun:
     return run
 
 
-def test_a_retrain_killed_mid_training_retrains_once_after_its_lease(api: Settings, short_lease: None) -> None:
+def test_a_retrain_killed_mid_training_retrains_once_after_its_lease(
+    api: Settings, short_lease: None, chaos_log: ChaosLog
+) -> None:
     cfg = champion_dataset("credit-killed", "credit-risk-killed", seed=400)
     for day in range(4, 8):
         write_validated(cfg, seed=400 + day, rows=20_000)  # enough rows that training takes a while
@@ -92,6 +96,7 @@ def test_a_retrain_killed_mid_training_retrains_once_after_its_lease(api: Settin
 
     wait_until(training, 300, "the killed retrain's training to start", poll=0.1)
     os.kill(process_of(killed.id), signal.SIGKILL)
+    killed_at = time.monotonic()
     ((attempt, outcome),) = read_attempts(cfg.store, cfg.model_name, tenure)
     assert outcome is None and attempt.flow_run_id == str(killed.id)  # it died before it could say how it ended
 
@@ -109,3 +114,11 @@ def test_a_retrain_killed_mid_training_retrains_once_after_its_lease(api: Settin
     assert [a.number for a, _ in attempts] == [1, 2] and attempts[1][1] is not None
     versions = MlflowClient(api.resolved_mlflow_uri).search_model_versions(f"name='{cfg.model_name}'")
     assert len(versions) == 2, [v.version for v in versions]  # the champion and the one retrain that finished
+
+    # and: once reconcile has scored and checked the window, nothing is lost or doubled
+    recover(cfg)
+    found = tally(cfg, [], since)
+    chaos_log.record(
+        "01 retrain killed", "SIGKILL of a retrain's flow process mid-training", found, time.monotonic() - killed_at
+    )
+    assert found.clean, found

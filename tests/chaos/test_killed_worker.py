@@ -21,6 +21,8 @@ from tasks.data import lake
 from tasks.data.lake_io import list_batches
 from tasks.model.registry import champion_version
 from tasks.platform.config import DatasetConfig
+from tests.chaos.invariants import recover, tally
+from tests.chaos_results import ChaosLog
 from tests.durable_fixture import land_one, run_and_wait
 from tests.stack_fixture import run_cli
 
@@ -36,7 +38,7 @@ def kill_worker_and_its_runs(api: Settings) -> None:
 
 
 def test_a_killed_worker_s_run_becomes_crashed_and_reconcile_scores_and_monitors_its_batch(
-    api: Settings, champion: DatasetConfig
+    api: Settings, champion: DatasetConfig, chaos_log: ChaosLog
 ) -> None:
     cfg, version = champion, champion_version(champion)
     assert version is not None
@@ -73,3 +75,10 @@ def test_a_killed_worker_s_run_becomes_crashed_and_reconcile_scores_and_monitors
     assert cfg.store.exists(lake.predictions_key(cfg.name, version, batch_id))
     assert [b.batch_id for b in list_batches(cfg.store, cfg.name)].count(batch_id) == 1
     assert detected_after < 240, detected_after
+    recover(cfg)
+    found = tally(cfg, [key], since)
+    recovery = (datetime.now(UTC) - killed_at).total_seconds()
+    chaos_log.record(
+        "02 worker killed", "SIGKILL of the worker and its flow runs while a score run ran", found, recovery
+    )
+    assert found.clean, found

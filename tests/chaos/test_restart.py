@@ -19,14 +19,19 @@ from tasks.data.lake import ledger_key
 from tasks.data.lake_io import list_batches
 from tasks.model.registry import champion_version, forget_loaded_versions, load_model, load_reference
 from tasks.platform.config import DatasetConfig, load_dataset
+from tests.chaos.invariants import recover, tally
+from tests.chaos_results import ChaosLog
 from tests.durable_fixture import DURABLE_DATASET, fingerprints, land_one, run_and_wait
 from tests.stack_fixture import run_cli
 
 pytestmark = [pytest.mark.chaos, pytest.mark.stack, pytest.mark.xdist_group("stack")]
 
 
-def test_down_then_up_loses_nothing_and_the_loop_goes_on(api: Settings, champion: DatasetConfig) -> None:
+def test_down_then_up_loses_nothing_and_the_loop_goes_on(
+    api: Settings, champion: DatasetConfig, chaos_log: ChaosLog
+) -> None:
     before = fingerprints(champion)
+    stopped_at = time.monotonic()
     assert any(key.startswith(f"predictions/{DURABLE_DATASET}/") for key in before)
     assert any(key.startswith(f"reports/{DURABLE_DATASET}/") for key in before)
 
@@ -42,12 +47,20 @@ def test_down_then_up_loses_nothing_and_the_loop_goes_on(api: Settings, champion
     assert version is not None
     assert load_model(cfg, version).booster.num_trees() > 0  # downloaded again and verified against its manifest
     assert load_reference(cfg, version)[0].height > 0
-    _, since = land_one(cfg, seed=311)
+    key, since = land_one(cfg, seed=311)
     (monitored,) = wait_for_runs("monitor", 1, since, timeout=300, parameters={"dataset": cfg.name})
     assert monitored.state is not None and monitored.state.is_completed(), monitored.state
+    recover(cfg)
+    found = tally(cfg, [key], since)
+    chaos_log.record(
+        "11 stack down and up", "driftloop down, then up (data kept)", found, time.monotonic() - stopped_at
+    )
+    assert found.clean, found
 
 
-def test_s3_killed_mid_ingest_loses_nothing_and_duplicates_nothing(api: Settings, champion: DatasetConfig) -> None:
+def test_s3_killed_mid_ingest_loses_nothing_and_duplicates_nothing(
+    api: Settings, champion: DatasetConfig, chaos_log: ChaosLog
+) -> None:
     cfg = load_dataset(DURABLE_DATASET)
     batches_before = len(list_batches(cfg.store, cfg.name))
     key, since = land_one(cfg, seed=320, rows=60_000)
@@ -61,6 +74,7 @@ def test_s3_killed_mid_ingest_loses_nothing_and_duplicates_nothing(api: Settings
     pid = recorded_pid(api.home, "s3")
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
     time.sleep(1)
     restarted = run_cli(api, "up")
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
@@ -74,3 +88,12 @@ def test_s3_killed_mid_ingest_loses_nothing_and_duplicates_nothing(api: Settings
     batches = list_batches(cfg.store, cfg.name)
     assert len(batches) == batches_before + 1
     assert [b.batch_id for b in batches].count(ledger["batch_id"]) == 1
+    recover(cfg)
+    found = tally(cfg, [key], since)
+    chaos_log.record(
+        "06 S3 killed mid-ingest",
+        "SIGKILL of the S3 server during an ingest, then up",
+        found,
+        time.monotonic() - killed_at,
+    )
+    assert found.clean, found
