@@ -15,11 +15,11 @@ from tasks.monitoring.steps.check import (
     resolve_batch,
     resolve_champion,
 )
-from tasks.monitoring.steps.publish import announce, publish_artifact, track_summary
+from tasks.monitoring.steps.publish import announce, publish_artifact, track_summary, verdict_state
 
 
 @flow(name="monitor")
-def monitor(dataset: str = "credit", batch_id: str = "") -> MonitorSummary | State[None]:
+def monitor(dataset: str = "credit", batch_id: str = "") -> State[MonitorSummary] | State[None]:
     """Check one validated batch for drift against the reference stored with the serving champion.
 
     The fast engine decides on the full batch (feature drift share, prediction drift, and an ROC AUC drop on labelled
@@ -37,7 +37,8 @@ def monitor(dataset: str = "credit", batch_id: str = "") -> MonitorSummary | Sta
             validated batch.
 
     Returns:
-        The persisted monitoring summary (verdict, per-column table, champion version, onset, report URI); with no
+        The persisted monitoring summary (verdict, per-column table, champion version, onset, report URI) in a
+        Completed state named by the verdict (`Quiet`, `Transient`, `Drift unconfirmed`, `Drift confirmed`); with no
         champion yet, a Completed state saying there is nothing to compare with.
     """
     # champion
@@ -60,4 +61,4 @@ def monitor(dataset: str = "credit", batch_id: str = "") -> MonitorSummary | Sta
     run_url = track_summary(summary)
     # publish
     publish_artifact(summary, run_url)
-    return summary
+    return verdict_state(summary)

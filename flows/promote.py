@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from prefect import flow
+from prefect.client.schemas.objects import State
 
 from tasks.model.steps.promote import (
     PromotionDecision,
     announce_decision,
     apply_decision,
+    decision_state,
     judge,
     load_dataset,
     resolve_challenger,
@@ -15,7 +17,7 @@ from tasks.model.steps.promote import (
 
 
 @flow(name="promote", log_prints=True)
-def promote(dataset: str = "credit", challenger_version: int | str = "") -> PromotionDecision:
+def promote(dataset: str = "credit", challenger_version: int | str = "") -> State[PromotionDecision]:
     """Judge a challenger on its recorded holdout and promote it only if every gate passes.
 
     Gates: holdout AUC floor; lift over the champion at least `min_lift` with a bootstrap lower bound above zero;
@@ -23,6 +25,7 @@ def promote(dataset: str = "credit", challenger_version: int | str = "") -> Prom
     decision is recorded right after the history record it was judged against, and only then does the alias move: of
     two decisions on one champion, the second ends `stale-champion`. A rejection is a normal, completed outcome: the
     decision is returned, recorded, emitted and kept as an artifact. Promoting the champion itself changes nothing.
+    The run ends in a Completed state named by the outcome (`Promoted`, `Rejected`, ...) with the reasons.
 
     Args:
         dataset: Name of the dataset block.
@@ -37,4 +40,4 @@ def promote(dataset: str = "credit", challenger_version: int | str = "") -> Prom
     decision = apply_decision(cfg, decision)
     # announce
     announce_decision(cfg, decision)
-    return decision
+    return decision_state(decision)

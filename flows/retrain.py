@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
@@ -33,6 +35,7 @@ def retrain(
     # be Running (visible, cancellable, logging) as soon as the worker's process starts; the work needs them anyway.
     from flows.promote import promote
     from flows.train import train
+    from tasks.model.steps.promote import PromotionDecision, state_name
     from tasks.model.steps.retrain import claim_retrain, record_skip, settle_attempt
 
     with transaction():
@@ -41,11 +44,12 @@ def retrain(
         if not claim.granted:
             # skip
             record_skip(claim)
-            return Completed(message=f"retrain skipped: {claim.reason}")
+            return Completed(name="Skipped", message=f"retrain skipped: {claim.reason}")
         # train
         version = train(dataset=dataset, onset_batch_id=claim.onset_batch_id, trigger_event_id=trigger_event_id)
         # promote
-        decision = promote(dataset=dataset, challenger_version=version)
+        # A flow that returns a state hands its caller the state's data.
+        decision = cast(PromotionDecision, promote(dataset=dataset, challenger_version=version))
         # settle
         settle_attempt(claim, decision.outcome, str(decision))
-    return Completed(message=f"retrained: challenger v{version}, {decision}", data=decision)
+    return Completed(name=state_name(decision), message=f"retrained: challenger v{version}, {decision}", data=decision)

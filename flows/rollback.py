@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.model.steps.promote import HistoryRecord, announce_rollback, load_dataset, roll_back, rollback_target
+from tasks.model.steps.rollback import HistoryRecord, announce_rollback, load_dataset, roll_back, rollback_target
 
 
 @flow(name="rollback", log_prints=True)

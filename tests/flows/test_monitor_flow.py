@@ -73,8 +73,11 @@ def test_quiet_then_drift_episode_with_a_stable_onset(dataset: DatasetConfig) ->
     for batch in (onset_batch, later_batch):
         score(dataset=dataset.name, batch_id=batch)
     # Checked out of ingest order (automations run concurrently): the onset is still the earlier-ingested batch.
-    later = monitor(dataset=dataset.name, batch_id=later_batch)
-    first = monitor(dataset=dataset.name, batch_id=onset_batch)
+    later_state = monitor(dataset=dataset.name, batch_id=later_batch, return_state=True)
+    first_state = monitor(dataset=dataset.name, batch_id=onset_batch, return_state=True)
+    later, first = later_state.result(), first_state.result()
+    assert (later_state.name, first_state.name) == ("Drift unconfirmed", "Drift confirmed")
+    assert later_state.is_completed() and f"batch {later_batch}" in (later_state.message or "")
     assert first.drifted and later.drifted
     assert {"credit_score", "interest_rate", "revolving_utilization"} <= set(first.drifted_columns)
     assert later.onset_batch_id == later_batch and first.onset_batch_id == onset_batch

@@ -58,9 +58,10 @@ def policies(stack_blocks: Any) -> Iterator[Callable[..., None]]:
 
 
 def run_retrain(cfg: DatasetConfig, drifted_champion: str) -> str:
+    """The run's message, prefixed by its state's name: `Rejected: retrained: ...`, `Skipped: retrain skipped: ...`."""
     state: State[Any] = retrain(dataset=cfg.name, champion_version=drifted_champion, return_state=True)
     assert state.is_completed(), state
-    return state.message or ""
+    return f"{state.name}: {state.message}"
 
 
 def first_champion(cfg: DatasetConfig) -> str:
@@ -78,10 +79,11 @@ def test_a_rejection_reopens_the_episode_after_the_backoff_and_counts_in_the_bud
     first_champion(dataset)
     policies(min_auc=0.99)  # every challenger fails the floor
 
-    assert run_retrain(dataset, "1").startswith("retrained: challenger v2, rejected")
-    assert "attempt 1 ended rejected" in run_retrain(dataset, "1")  # within the backoff: skipped, saying until when
+    assert run_retrain(dataset, "1").startswith("Rejected: retrained: challenger v2, rejected")
+    skipped = run_retrain(dataset, "1")  # within the backoff: skipped, saying until when
+    assert skipped.startswith("Skipped: retrain skipped") and "attempt 1 ended rejected" in skipped
     policies(retry_backoff_minutes=0)
-    assert run_retrain(dataset, "1").startswith("retrained: challenger v3, rejected")  # attempt 2 of the episode
+    assert run_retrain(dataset, "1").startswith("Rejected: retrained: challenger v3, rejected")  # attempt 2
 
     assert len(dataset.store.list_keys(attempts_prefix(dataset.model_name))) == 2
     policies(retrain_budget=2)
@@ -102,11 +104,11 @@ def test_the_claim_trains_from_the_confirmed_episode_s_first_batch_whatever_the_
 
 def test_drift_after_a_rollback_is_a_new_episode_and_retrains(dataset: DatasetConfig) -> None:
     first_champion(dataset)
-    assert run_retrain(dataset, "1").startswith("retrained: challenger v2, promoted")
+    assert run_retrain(dataset, "1").startswith("Promoted: retrained: challenger v2, promoted")
     assert rollback(dataset=dataset.name).to_version == "1"
 
     # v1 serves again in a new tenure: its drift retrains, although v1's first tenure already had an episode
-    assert run_retrain(dataset, "1").startswith("retrained: challenger v3")
+    assert run_retrain(dataset, "1").split(": ", 1)[1].startswith("retrained: challenger v3")
     # history: #1 promote v1, #2 promote v2, #3 rollback to v1
     ((attempt, outcome),) = read_attempts(dataset.store, dataset.model_name, 3)
     assert attempt.champion_version == "1" and outcome is not None

@@ -147,8 +147,12 @@ def test_better_is_promoted_tie_and_worse_are_rejected_with_numbers(dataset: Dat
     assert not tie.promoted and gate(tie, "lift")["value"] == 0.0
     assert any(r.startswith("lift:") for r in tie.reasons)
 
-    worse = promote(dataset=dataset.name, challenger_version=train_on(dataset, 2))
+    worse_state = promote(dataset=dataset.name, challenger_version=train_on(dataset, 2), return_state=True)
+    worse = worse_state.result()
     assert not worse.promoted and gate(worse, "lift")["value"] < 0
+    # the runs list shows the decision: a named Completed state whose message carries the reasons
+    assert worse_state.is_completed() and worse_state.name == "Rejected"
+    assert worse_state.message == str(worse) and "lift:" in worse_state.message
     assert champion_version(dataset) == better.challenger_version == "2"
     artifact = Artifact.get(f"promotion-{dataset.name}")
     assert artifact is not None and artifact.data is not None

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from prefect.artifacts import create_table_artifact
+from prefect.client.schemas.objects import State
+from prefect.states import Completed
 
 from tasks.model import champions, history
-from tasks.model.champions import HistoryRecord
 from tasks.model.gates import Evidence, PromotionDecision, evaluate_gates, failed, lift_lower_bound
 from tasks.model.metrics import roc_auc_or_nan
 from tasks.model.registry import CHALLENGER, alias_version, client_for, load_model
@@ -21,10 +22,10 @@ from tasks.model.steps.score import read_holdout
 from tasks.platform import events
 from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig, load_dataset
-from tasks.platform.errors import ConfigurationError, StaleChampion
+from tasks.platform.errors import ConfigurationError
 from tasks.platform.retry import io_task, step_task
 
-__all__ = ["HistoryRecord", "PromotionDecision", "load_dataset"]  # re-exported: flows import steps only
+__all__ = ["PromotionDecision", "load_dataset"]  # re-exported: flows import steps only
 
 
 @io_task
@@ -137,30 +138,11 @@ def _announcement(cfg: DatasetConfig, decision: PromotionDecision) -> events.Ann
     return events.Announcement(events.MODEL_REJECTED, resource, payload, lost, datetime.now(UTC))
 
 
-@io_task
-def rollback_target(cfg: DatasetConfig, to_version: str, force: bool = False) -> str:
-    """`to_version`, or the champion before the current one in the history's chain (a second rollback goes one
-    step further back); a rejected version or the current champion only with `force`."""
-    log = history.read_log(cfg)
-    history.project_alias(cfg, log)
-    return champions.rollback_target(log, to_version, force)
+def decision_state(decision: PromotionDecision) -> State[PromotionDecision]:
+    """The run's final state named by the outcome (`Promoted`, `Rejected`, `Unchanged`, `Stale champion`), with the
+    decision as its message, so the runs list shows every decision without opening a run."""
+    return Completed(name=state_name(decision), message=str(decision), data=decision)
 
 
-@io_task
-def roll_back(cfg: DatasetConfig, to_version: str) -> HistoryRecord:
-    """Record the rollback right after the newest record (compare-and-set), then move the alias."""
-    log = history.read_log(cfg)
-    current = champions.champion(log)
-    entry = history.record(cfg, "rollback", current, to_version, f"rollback from v{current} to v{to_version}")
-    written = history.write_at(cfg, entry, champions.head(log) + 1)
-    if written is None:
-        raise StaleChampion(f"{cfg.model_name}: another decision was recorded after #{champions.head(log)}; run again")
-    history.move_alias(cfg, written)
-    return written
-
-
-@io_task
-def announce_rollback(cfg: DatasetConfig, move: HistoryRecord) -> None:
-    events.announce(history.announcement(cfg, move))
-    record = move.model_dump(mode="json")
-    create_table_artifact([record], key=artifact_key("rollback", cfg.name), description=move.why)
+def state_name(decision: PromotionDecision) -> str:
+    return decision.outcome.replace("-", " ").capitalize()

@@ -13,6 +13,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, RunTag
 from mlflow.exceptions import MlflowException
 from prefect.artifacts import create_table_artifact
+from prefect.client.schemas.objects import State
+from prefect.states import Completed
 
 from tasks.monitoring.announcements import drift_announcements
 from tasks.monitoring.steps.check import MonitorSummary
@@ -66,6 +68,17 @@ def announce(summary: MonitorSummary) -> str | None:
     """Send the check's events (tasks.monitoring.announcements); the id of `driftloop.drift.detected`, if drifted."""
     sent = [events.announce(announcement) for announcement in drift_announcements(summary)]
     return sent[1] if summary.drifted else None
+
+
+def verdict_state(summary: MonitorSummary) -> State[MonitorSummary]:
+    """The run's final state named by the verdict (`Drift confirmed`, `Drift unconfirmed`, `Transient`, `Quiet`),
+    with the reasons as its message, so the runs list shows which checks mattered."""
+    if summary.drifted:
+        name = "Drift confirmed" if summary.confirmed else "Drift unconfirmed"
+    else:
+        name = "Transient" if summary.transient_batches else "Quiet"
+    message = f"{_verdict(summary)}: batch {summary.batch_id} vs v{summary.champion_version}"
+    return Completed(name=name, message=message + "".join(f"; {reason}" for reason in summary.reasons), data=summary)
 
 
 def _verdict(summary: MonitorSummary) -> str:
