@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar, cast
@@ -74,9 +75,15 @@ def load_spec(dataset: str) -> DatasetSpec:
     try:
         return load_block(DatasetSpec, dataset)
     except ValueError as exc:
-        raise ConfigurationError(
-            f"no dataset block named {dataset!r}: save a 'driftloop Dataset' block with that name"
-        ) from exc
+        raise ConfigurationError(unknown_dataset(dataset, dataset_names(EVERY_DATASET))) from exc
+
+
+def unknown_dataset(dataset: str, existing: list[str]) -> str:
+    """What to say of a dataset name no block has: the closest names, and every name there is."""
+    close = difflib.get_close_matches(dataset, existing, n=3, cutoff=0.6)
+    guess = f" Did you mean {' or '.join(repr(name) for name in close)}?" if close else ""
+    there = f" The dataset blocks are: {', '.join(existing)}." if existing else " There is no dataset block yet."
+    return f"no dataset block named {dataset!r}.{guess}{there} A new dataset is a saved 'driftloop Dataset' block."
 
 
 def load_dataset(dataset: str) -> DatasetConfig:

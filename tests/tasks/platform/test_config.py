@@ -1,0 +1,27 @@
+"""Loading a dataset's configuration: a name no block has is answered with the names there are."""
+
+from __future__ import annotations
+
+import pytest
+
+from blocks.settings import Settings
+from tasks.platform.config import load_dataset, unknown_dataset
+from tasks.platform.errors import ConfigurationError
+
+
+def test_an_unknown_dataset_suggests_the_closest_names_and_lists_them_all() -> None:
+    message = unknown_dataset("credt", ["credit", "credit-eu", "sensors"])
+    assert "no dataset block named 'credt'" in message
+    assert "Did you mean 'credit' or 'credit-eu'?" in message
+    assert "The dataset blocks are: credit, credit-eu, sensors." in message
+
+
+def test_with_nothing_close_it_only_lists_the_names_and_with_none_says_so() -> None:
+    assert "Did you mean" not in unknown_dataset("weather", ["credit"])
+    assert "There is no dataset block yet." in unknown_dataset("credit", [])
+
+
+@pytest.mark.integration
+def test_loading_a_misspelt_dataset_names_the_block_it_probably_meant(stack_blocks: Settings) -> None:
+    with pytest.raises(ConfigurationError, match=r"no dataset block named 'credti'\. Did you mean 'credit'"):
+        load_dataset("credti")
