@@ -6,7 +6,10 @@ import polars as pl
 
 from tasks.data.lake import BatchMeta, batch_key, meta_key
 from tasks.platform.codec import json_bytes, parquet_bytes
+from tasks.platform.errors import ConfigurationError, NotEnoughData
 from tasks.platform.store import Store
+
+SHOWN_BATCHES = 5
 
 
 def write_batch(store: Store, meta: BatchMeta, data: pl.DataFrame | bytes) -> BatchMeta:
@@ -33,3 +36,24 @@ def read_meta(store: Store, dataset: str, batch_id: str) -> BatchMeta:
 
 def read_batch(store: Store, dataset: str, batch_id: str) -> pl.DataFrame:
     return store.read_parquet(batch_key(dataset, batch_id))
+
+
+def resolve_batch(store: Store, dataset: str, batch_id: str, purpose: str) -> str:
+    """`batch_id` if the lake holds it, or the newest validated batch when none is named; an unknown id is a
+    ConfigurationError that names the newest batch ids there are."""
+    if batch_id:
+        if store.exists(meta_key(dataset, batch_id)):
+            return batch_id
+        newest = ", ".join(newest_batch_ids(store, dataset)) or "none yet"
+        raise ConfigurationError(f"batch {batch_id!r} of {dataset!r} is not in the lake; the newest batches: {newest}")
+    batches = list_batches(store, dataset)
+    if not batches:
+        raise NotEnoughData(f"{dataset}: no validated batch to {purpose}; land data and run `ingest` first")
+    return batches[-1].batch_id
+
+
+def newest_batch_ids(store: Store, dataset: str, count: int = SHOWN_BATCHES) -> list[str]:
+    """The ids of the most recently written batches, from one listing (no metadata read)."""
+    written = store.list_modified(f"lake/{dataset}/batches/")
+    metas = sorted(((at, key) for key, at in written.items() if key.endswith("/meta.json")), reverse=True)
+    return [key.rsplit("/", 2)[-2] for _, key in metas[:count]]

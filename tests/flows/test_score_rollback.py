@@ -99,3 +99,10 @@ def test_rollbacks_walk_the_history_back_and_refuse_what_was_never_champion(data
         rollback(dataset=dataset.name, to_version="1")
     assert rollback(dataset=dataset.name, to_version=3).to_version == "3"  # a named champion of the past is fine
     assert champion_version(dataset) == "3"
+
+
+def test_an_unknown_batch_id_is_answered_with_the_newest_batch_ids(dataset: DatasetConfig) -> None:
+    landed = land(dataset, 2)
+    with pytest.raises(ConfigurationError, match=r"batch 'no-such-batch' of .* is not in the lake") as raised:
+        score(dataset=dataset.name, batch_id="no-such-batch")
+    assert all(batch_id in str(raised.value) for batch_id in landed)

@@ -11,8 +11,9 @@ from prefect.artifacts import create_table_artifact
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
+from tasks.data import lake_io
 from tasks.data.lake import predictions_key
-from tasks.data.lake_io import list_batches, read_batch
+from tasks.data.lake_io import read_batch
 from tasks.model.registry import champion_version, load_holdout, load_model
 from tasks.model.scoring import ScoredBatch, predict, prediction_frame
 from tasks.model.window import holdout_rows
@@ -20,7 +21,6 @@ from tasks.platform import events
 from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.contract import validate
-from tasks.platform.errors import NotEnoughData
 from tasks.platform.retry import io_task, step_task
 
 __all__ = ["ScoredBatch", "load_dataset"]  # re-exported: flows import steps only
@@ -28,13 +28,8 @@ __all__ = ["ScoredBatch", "load_dataset"]  # re-exported: flows import steps onl
 
 @io_task
 def resolve_batch(cfg: DatasetConfig, batch_id: str) -> str:
-    """The given batch id, or the newest validated batch when empty."""
-    if batch_id:
-        return batch_id
-    batches = list_batches(cfg.store, cfg.name)
-    if not batches:
-        raise NotEnoughData(f"{cfg.name}: no validated batch to score; run `ingest` first")
-    return batches[-1].batch_id
+    """The given batch id if the lake holds it (else an error naming the newest ones), or the newest when empty."""
+    return lake_io.resolve_batch(cfg.store, cfg.name, batch_id, "score")
 
 
 @io_task

@@ -23,7 +23,6 @@ from tasks.monitoring.models import EvidentlyColumn, MonitorSummary, RenderedRep
 from tasks.monitoring.report import sampled_report
 from tasks.platform.codec import json_bytes
 from tasks.platform.config import DatasetConfig, load_dataset
-from tasks.platform.errors import ConfigurationError
 from tasks.platform.retry import io_task, step_task
 
 __all__ = ["Episode", "MonitorSummary", "RenderedReport"]
@@ -45,16 +44,8 @@ def no_champion_yet(dataset: str) -> State[None]:
 
 @io_task
 def resolve_batch(dataset: str, batch_id: str = "") -> str:
-    """`batch_id` if it is in the lake, else the newest validated batch when none is named."""
-    store = load_dataset(dataset).store
-    if batch_id:
-        if not store.exists(lake.meta_key(dataset, batch_id)):
-            raise ConfigurationError(f"batch {batch_id!r} of {dataset!r} is not in the lake")
-        return batch_id
-    batches = lake_io.list_batches(store, dataset)
-    if not batches:
-        raise ConfigurationError(f"dataset {dataset!r} has no validated batches to monitor")
-    return batches[-1].batch_id
+    """The given batch id if the lake holds it (else an error naming the newest ones), or the newest when empty."""
+    return lake_io.resolve_batch(load_dataset(dataset).store, dataset, batch_id, "monitor")
 
 
 @step_task
