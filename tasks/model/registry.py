@@ -25,6 +25,7 @@ from tasks.model import integrity
 from tasks.model.records import LoadedModel
 from tasks.monitoring.drift import DriftProfile
 from tasks.platform.config import DatasetConfig
+from tasks.platform.errors import ConfigurationError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -48,6 +49,17 @@ def alias_version(cfg: DatasetConfig, alias: str) -> str | None:
 
 def champion_version(cfg: DatasetConfig) -> str | None:
     return alias_version(cfg, CHAMPION)
+
+
+def require_version(cfg: DatasetConfig, version: str) -> str:
+    """`version` if the model has it; else a ConfigurationError that lists the versions it has."""
+    client = client_for(cfg)
+    found = client.search_model_versions(f"name='{cfg.model_name}'")
+    versions = sorted((str(v.version) for v in found), key=int)
+    if version not in versions:
+        there = f"its versions: {', '.join(versions)}" if versions else "it has no version yet: run `train` first"
+        raise ConfigurationError(f"{cfg.model_name} has no version {version!r}; {there}")
+    return version
 
 
 def set_alias(cfg: DatasetConfig, alias: str, version: str) -> None:

@@ -106,3 +106,14 @@ def test_an_unknown_batch_id_is_answered_with_the_newest_batch_ids(dataset: Data
     with pytest.raises(ConfigurationError, match=r"batch 'no-such-batch' of .* is not in the lake") as raised:
         score(dataset=dataset.name, batch_id="no-such-batch")
     assert all(batch_id in str(raised.value) for batch_id in landed)
+
+
+def test_an_unknown_version_is_answered_with_the_model_s_versions(dataset: DatasetConfig) -> None:
+    with pytest.raises(ConfigurationError, match=r"has no version '7'; it has no version yet: run `train` first"):
+        promote(dataset=dataset.name, challenger_version="7")
+    land(dataset, 3)
+    train_on(dataset, 2)
+    with pytest.raises(ConfigurationError, match=r"has no version '7'; its versions: 1$"):
+        promote(dataset=dataset.name, challenger_version=7)
+    with pytest.raises(ConfigurationError, match=r"has no version '42'; its versions: 1$"):
+        rollback(dataset=dataset.name, to_version="42", force=True)

@@ -16,7 +16,7 @@ from prefect.states import Completed
 from tasks.model import champions, history
 from tasks.model.gates import Evidence, PromotionDecision, evaluate_gates, failed, lift_lower_bound
 from tasks.model.metrics import roc_auc_or_nan
-from tasks.model.registry import CHALLENGER, alias_version, client_for, load_model
+from tasks.model.registry import CHALLENGER, alias_version, client_for, load_model, require_version
 from tasks.model.scoring import latency_ms_per_1k, predict
 from tasks.model.steps.score import read_holdout
 from tasks.platform import events
@@ -31,7 +31,9 @@ __all__ = ["PromotionDecision", "load_dataset"]  # re-exported: flows import ste
 @io_task
 def resolve_challenger(cfg: DatasetConfig, version: str) -> str:
     """The given version, or the one the `challenger` alias points at."""
-    resolved = version or alias_version(cfg, CHALLENGER)
+    if version:
+        return require_version(cfg, version)
+    resolved = alias_version(cfg, CHALLENGER)
     if not resolved:
         raise ConfigurationError(f"{cfg.model_name} has no challenger: run `train` for dataset {cfg.name!r} first")
     return resolved

@@ -6,6 +6,7 @@ from prefect.artifacts import create_table_artifact
 
 from tasks.model import champions, history
 from tasks.model.champions import HistoryRecord
+from tasks.model.registry import require_version
 from tasks.platform import events
 from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig, load_dataset
@@ -21,7 +22,7 @@ def rollback_target(cfg: DatasetConfig, to_version: str, force: bool = False) ->
     step further back); a rejected version or the current champion only with `force`."""
     log = history.read_log(cfg)
     history.project_alias(cfg, log)
-    return champions.rollback_target(log, to_version, force)
+    return champions.rollback_target(log, require_version(cfg, to_version) if to_version else "", force)
 
 
 @io_task
