@@ -66,6 +66,12 @@ def set_alias(cfg: DatasetConfig, alias: str, version: str) -> None:
     client_for(cfg).set_registered_model_alias(cfg.model_name, alias, version)
 
 
+def release_alias(cfg: DatasetConfig, alias: str, version: str) -> None:
+    """Delete `alias` if it still points at `version` (a newer training may have taken it meanwhile)."""
+    if alias_version(cfg, alias) == version:
+        client_for(cfg).delete_registered_model_alias(cfg.model_name, alias)
+
+
 def load_model(cfg: DatasetConfig, version: str) -> LoadedModel:
     """The booster and category mapping of an exact version (cached: a version never changes)."""
     return _load_model(cfg.mlflow.tracking_uri, cfg.model_name, version)

@@ -145,6 +145,7 @@ def test_better_is_promoted_tie_and_worse_are_rejected_with_numbers(dataset: Dat
 
     tie = promote(dataset=dataset.name, challenger_version=train_on(dataset, 8))
     assert not tie.promoted and gate(tie, "lift")["value"] == 0.0
+    assert alias_version(dataset, CHALLENGER) is None  # a decided version no longer waits for judgement
     assert any(r.startswith("lift:") for r in tie.reasons)
 
     worse_state = promote(dataset=dataset.name, challenger_version=train_on(dataset, 2), return_state=True)

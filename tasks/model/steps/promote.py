@@ -16,7 +16,14 @@ from prefect.states import Completed
 from tasks.model import champions, history
 from tasks.model.gates import Evidence, PromotionDecision, evaluate_gates, failed, lift_lower_bound
 from tasks.model.metrics import roc_auc_or_nan
-from tasks.model.registry import CHALLENGER, alias_version, client_for, load_model, require_version
+from tasks.model.registry import (
+    CHALLENGER,
+    alias_version,
+    client_for,
+    load_model,
+    release_alias,
+    require_version,
+)
 from tasks.model.scoring import latency_ms_per_1k, predict
 from tasks.model.steps.score import read_holdout
 from tasks.platform import events
@@ -107,6 +114,8 @@ def apply_decision(cfg: DatasetConfig, decision: PromotionDecision) -> Promotion
         entry = history.record(cfg, "reject", champion, version, "; ".join(decision.reasons))
         decision = decision.model_copy(update={"record": history.append(cfg, entry)})
     client_for(cfg).set_model_version_tag(cfg.model_name, version, "driftloop.promotion", decision.outcome)
+    if decision.record is not None:  # decided: the version is no longer waiting for judgement
+        release_alias(cfg, CHALLENGER, version)
     return decision
 
 
