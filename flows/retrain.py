@@ -46,7 +46,9 @@ def retrain(
             record_skip(claim)
             return Completed(name="Skipped", message=f"retrain skipped: {claim.reason}")
         # train
-        version = train(dataset=dataset, onset_batch_id=claim.onset_batch_id, trigger_event_id=trigger_event_id)
+        version = cast(
+            str, train(dataset=dataset, onset_batch_id=claim.onset_batch_id, trigger_event_id=trigger_event_id)
+        )
         # promote
         # A flow that returns a state hands its caller the state's data.
         decision = cast(PromotionDecision, promote(dataset=dataset, challenger_version=version))

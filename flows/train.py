@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prefect import flow
+from prefect.client.schemas.objects import State
 
 from tasks.model.steps.train import (
     announce_registered,
@@ -10,11 +11,12 @@ from tasks.model.steps.train import (
     load_dataset,
     plan_training,
     register_challenger,
+    registered_state,
 )
 
 
 @flow(name="train", log_prints=True)
-def train(dataset: str = "credit", onset_batch_id: str = "", trigger_event_id: str = "") -> str:
+def train(dataset: str = "credit", onset_batch_id: str = "", trigger_event_id: str = "") -> State[str]:
     """Train a challenger, register it with lineage and the `challenger` alias, and return its version.
 
     Window rule (DESIGN §4, "the retraining window follows the new regime"):
@@ -39,4 +41,4 @@ def train(dataset: str = "credit", onset_batch_id: str = "", trigger_event_id: s
     version: str = register_challenger(cfg, record)
     # announce
     announce_registered(cfg, version, record)
-    return version
+    return registered_state(version, record)

@@ -31,3 +31,16 @@ class ChallengerRecord:
     tags: dict[str, str]
     files: dict[str, bytes]
     example: np.ndarray
+
+
+def version_description(record: ChallengerRecord) -> str:
+    """Why a version exists, for MLflow's version page: what asked for it, what it learned from, how it scored."""
+    onset = record.tags.get("driftloop.onset_batch_id", "")
+    trigger = record.tags.get("driftloop.trigger_event_id", "")
+    why = f"Retrained for the drift that began at batch {onset}" if onset else "Trained on the normal window"
+    asked = f" (event {trigger})" if trigger else " (run by hand or schedule)"
+    return (
+        f"{why}{asked}, by flow run {record.tags.get('driftloop.flow_run_id') or 'outside Prefect'}: "
+        f"{int(record.metrics['train_rows']):,} training rows from {record.params['window_batches']} batches; "
+        f"holdout AUC {record.metrics['holdout_auc']:.4f} on {int(record.metrics['holdout_rows']):,} rows."
+    )

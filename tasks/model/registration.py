@@ -21,7 +21,8 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from tasks.model import integrity
-from tasks.model.records import ChallengerRecord
+from tasks.model.history import history_prefix
+from tasks.model.records import ChallengerRecord, version_description
 from tasks.model.registry import CHALLENGER, FILES, client_for, download, set_alias
 from tasks.platform.config import DatasetConfig
 
@@ -50,6 +51,7 @@ def log_challenger(cfg: DatasetConfig, record: ChallengerRecord) -> str:
     if version is None:
         version = _log_and_register(cfg, experiment_id, record)
     _complete_version(cfg, version, record.tags)
+    _describe(cfg, version, record)
     return version
 
 
@@ -92,6 +94,19 @@ def _complete_version(cfg: DatasetConfig, version: str, tags: dict[str, str]) ->
     if integrity.MANIFEST_TAG not in present:  # written in one call: present means complete
         client.set_model_version_tag(cfg.model_name, version, integrity.MANIFEST_TAG, _manifest(cfg, version))
     set_alias(cfg, CHALLENGER, version)
+
+
+def _describe(cfg: DatasetConfig, version: str, record: ChallengerRecord) -> None:
+    """Say on MLflow's pages what the model is (once) and why this version exists."""
+    client = client_for(cfg)
+    if not client.get_registered_model(cfg.model_name).description:
+        about = (
+            f"LightGBM classifier of `{cfg.columns.target}` for dataset {cfg.name!r} (contract {cfg.spec.contract}), "
+            f"trained and judged by driftloop. The `champion` alias serves; every decision on it is recorded under "
+            f"{cfg.store.uri(history_prefix(cfg.model_name))}."
+        )
+        client.update_registered_model(cfg.model_name, description=about)
+    client.update_model_version(cfg.model_name, version, description=version_description(record))
 
 
 def _manifest(cfg: DatasetConfig, version: str) -> str:

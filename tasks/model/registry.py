@@ -66,6 +66,14 @@ def set_alias(cfg: DatasetConfig, alias: str, version: str) -> None:
     client_for(cfg).set_registered_model_alias(cfg.model_name, alias, version)
 
 
+def add_to_description(cfg: DatasetConfig, version: str, line: str) -> None:
+    """Append a line to the version's description once (a retry finds it there)."""
+    client = client_for(cfg)
+    current = client.get_model_version(cfg.model_name, version).description or ""
+    if line not in current:
+        client.update_model_version(cfg.model_name, version, description=f"{current}\n\n{line}".strip())
+
+
 def release_alias(cfg: DatasetConfig, alias: str, version: str) -> None:
     """Delete `alias` if it still points at `version` (a newer training may have taken it meanwhile)."""
     if alias_version(cfg, alias) == version:

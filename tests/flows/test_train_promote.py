@@ -69,8 +69,11 @@ def gate(decision: PromotionDecision, name: str) -> dict[str, Any]:
 
 def test_training_twice_on_one_window_is_identical_and_lineage_resolves(dataset: DatasetConfig) -> None:
     batches = land(dataset, 6)
-    first, second = train(dataset=dataset.name, trigger_event_id="evt-1"), train(dataset=dataset.name)
+    first = train(dataset=dataset.name, trigger_event_id="evt-1")
+    second_state = train(dataset=dataset.name, return_state=True)
+    second = second_state.result()
     assert (first, second) == ("1", "2")
+    assert (second_state.message or "").startswith("challenger v2 registered. Trained on the normal window")
     assert alias_version(dataset, CHALLENGER) == "2"
     holdout = read_holdout(dataset, first)
     np.testing.assert_array_equal(
@@ -146,6 +149,13 @@ def test_better_is_promoted_tie_and_worse_are_rejected_with_numbers(dataset: Dat
     tie = promote(dataset=dataset.name, challenger_version=train_on(dataset, 8))
     assert not tie.promoted and gate(tie, "lift")["value"] == 0.0
     assert alias_version(dataset, CHALLENGER) is None  # a decided version no longer waits for judgement
+    # MLflow says why each version exists and what became of it, and what the model is
+    described = client_for(dataset).get_model_version(dataset.model_name, better.challenger_version).description
+    assert described.startswith("Trained on the normal window (run by hand or schedule)") and "holdout AUC" in described
+    assert f"Decision #2: promoted v{better.challenger_version}" in described
+    assert (
+        "LightGBM classifier of `defaulted`" in client_for(dataset).get_registered_model(dataset.model_name).description
+    )
     assert any(r.startswith("lift:") for r in tie.reasons)
 
     worse_state = promote(dataset=dataset.name, challenger_version=train_on(dataset, 2), return_state=True)

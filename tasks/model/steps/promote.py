@@ -18,6 +18,7 @@ from tasks.model.gates import Evidence, PromotionDecision, evaluate_gates, faile
 from tasks.model.metrics import roc_auc_or_nan
 from tasks.model.registry import (
     CHALLENGER,
+    add_to_description,
     alias_version,
     client_for,
     load_model,
@@ -115,6 +116,7 @@ def apply_decision(cfg: DatasetConfig, decision: PromotionDecision) -> Promotion
         decision = decision.model_copy(update={"record": history.append(cfg, entry)})
     client_for(cfg).set_model_version_tag(cfg.model_name, version, "driftloop.promotion", decision.outcome)
     if decision.record is not None:  # decided: the version is no longer waiting for judgement
+        add_to_description(cfg, version, f"Decision #{decision.record.sequence}: {decision}")
         release_alias(cfg, CHALLENGER, version)
     return decision
 

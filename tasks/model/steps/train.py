@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from prefect.artifacts import create_table_artifact
+from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
+from prefect.states import Completed
 
 from tasks.data.lake_io import list_batches, read_batch
 from tasks.model.features import encode, fit_mapping
 from tasks.model.metrics import roc_auc_delong
-from tasks.model.records import ChallengerRecord
+from tasks.model.records import ChallengerRecord, version_description
 from tasks.model.registration import REGISTRATION_TAG, log_challenger, new_registration_id
 from tasks.model.registry import HOLDOUT, MAPPING, PROFILE, REFERENCE
 from tasks.model.training import MAX_ROUNDS, PARAMS, fit_booster, predict_scores
@@ -91,6 +93,11 @@ def announce_registered(cfg: DatasetConfig, version: str, record: ChallengerReco
     create_table_artifact(
         [payload], key=artifact_key("train", cfg.name), description=f"challenger v{version} registered"
     )
+
+
+def registered_state(version: str, record: ChallengerRecord) -> State[str]:
+    """The run's final state: the version, and a message that says what was trained and why."""
+    return Completed(message=f"challenger v{version} registered. {version_description(record)}", data=version)
 
 
 def lineage(cfg: DatasetConfig, plan: WindowPlan, trigger_event_id: str) -> dict[str, str]:
