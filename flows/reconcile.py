@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from prefect import flow
+from pydantic import Field
 
 from tasks.operations.steps.reconcile import (
     Finding,
@@ -16,7 +19,7 @@ from tasks.operations.steps.reconcile import (
 
 
 @flow(name="reconcile", log_prints=True)
-def reconcile(dataset: str = "*", grace_minutes: float = 10.0) -> list[Finding]:
+def reconcile(dataset: str = "*", grace_minutes: Annotated[float, Field(ge=0)] = 10.0) -> list[Finding]:
     """Compare what is persisted with what should exist, and start exactly the runs that are missing.
 
     For the newest batches of the champion's window: a batch with no predictions by the champion is scored, a scored

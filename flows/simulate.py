@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from prefect import flow
+from pydantic import Field
 
 from tasks.data.steps.simulate import Scenario, land, plan, record_landed
 
@@ -11,10 +14,10 @@ from tasks.data.steps.simulate import Scenario, land, plan, record_landed
 def simulate(
     dataset: str = "credit",
     scenario: Scenario = "baseline",
-    batches: int = 1,
-    rows: int = 10000,
-    seed: int = 0,
-    first_day: int = 0,
+    batches: Annotated[int, Field(ge=1, le=1000)] = 1,
+    rows: Annotated[int, Field(ge=1, le=10_000_000)] = 10000,
+    seed: Annotated[int, Field(ge=0)] = 0,
+    first_day: Annotated[int, Field(ge=0)] = 0,
 ) -> list[str]:
     """Land `batches` synthetic objects of one scenario under landing/<dataset>/, one per day.
 
