@@ -9,15 +9,16 @@ from tasks.data.steps.ingest import IngestOutcome, Pending, ingest_object, pendi
 
 
 @flow(name="ingest")
-def ingest(dataset: str = "credit", key: str = "") -> State[list[IngestOutcome]]:
+def ingest(dataset: str = "*", key: str = "") -> State[list[IngestOutcome]]:
     """Ingest one landed object, or every landed object of the dataset that is not in the ledger yet.
 
     Valid objects become lake batches (event `driftloop.batch.ingested`); invalid or unreadable ones are copied to
     quarantine with an errors.json (event `driftloop.batch.quarantined`). The landed object is never modified.
 
     Args:
-        dataset: Name of the dataset block whose contract validates the objects; `*` means every dataset block
-            (what the schedule passes, so a new dataset is picked up without editing the deployment).
+        dataset: Name of the dataset block whose contract validates the objects; `*` (the default, and what the
+            schedule passes) means every dataset block, so a new dataset is picked up without editing the deployment;
+            with a `key`, the dataset it lands under.
         key: Landing key of one object (as the `driftloop.batch.landed` trigger passes it); empty means every
             object under landing/<dataset>/ without a ledger record.
 

@@ -8,6 +8,7 @@ from prefect.client.schemas.objects import State
 from tasks.monitoring.steps.check import (
     MonitorSummary,
     check_batch,
+    dataset_named,
     no_champion_yet,
     persist_summary,
     record_episode,
@@ -19,7 +20,7 @@ from tasks.monitoring.steps.publish import announce, publish_artifact, track_sum
 
 
 @flow(name="monitor")
-def monitor(dataset: str = "credit", batch_id: str = "") -> State[MonitorSummary] | State[None]:
+def monitor(dataset: str = "", batch_id: str = "") -> State[MonitorSummary] | State[None]:
     """Check one validated batch for drift against the reference stored with the serving champion.
 
     The fast engine decides on the full batch (feature drift share, prediction drift, and an ROC AUC drop on labelled
@@ -32,7 +33,7 @@ def monitor(dataset: str = "credit", batch_id: str = "") -> State[MonitorSummary
     outage delays the views but never the retrain.
 
     Args:
-        dataset: Name of the dataset block to monitor.
+        dataset: Name of the dataset block to monitor; empty means the only one (with several, a name is required).
         batch_id: Lake batch to check (as the `driftloop.batch.scored` trigger passes it); empty means the newest
             validated batch.
 
@@ -41,6 +42,7 @@ def monitor(dataset: str = "credit", batch_id: str = "") -> State[MonitorSummary
         Completed state named by the verdict (`Quiet`, `Transient`, `Drift unconfirmed`, `Drift confirmed`); with no
         champion yet, a Completed state saying there is nothing to compare with.
     """
+    dataset = dataset_named(dataset)
     # champion
     version = resolve_champion(dataset)
     if version is None:

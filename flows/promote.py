@@ -17,7 +17,7 @@ from tasks.model.steps.promote import (
 
 
 @flow(name="promote", log_prints=True)
-def promote(dataset: str = "credit", challenger_version: int | str = "") -> State[PromotionDecision]:
+def promote(dataset: str = "", challenger_version: int | str = "") -> State[PromotionDecision]:
     """Judge a challenger on its recorded holdout and promote it only if every gate passes.
 
     Gates: holdout AUC floor; lift over the champion at least `min_lift` with a bootstrap lower bound above zero;
@@ -28,7 +28,7 @@ def promote(dataset: str = "credit", challenger_version: int | str = "") -> Stat
     The run ends in a Completed state named by the outcome (`Promoted`, `Rejected`, ...) with the reasons.
 
     Args:
-        dataset: Name of the dataset block.
+        dataset: Name of the dataset block; empty means the only one (with several, a name is required).
         challenger_version: Model version to judge; empty takes the version with the `challenger` alias.
     """
     cfg = load_dataset(dataset)

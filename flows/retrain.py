@@ -12,7 +12,7 @@ from prefect.transactions import transaction
 
 @flow(name="retrain", log_prints=True)
 def retrain(
-    dataset: str = "credit", onset_batch_id: str = "", trigger_event_id: str = "", champion_version: int | str = ""
+    dataset: str = "", onset_batch_id: str = "", trigger_event_id: str = "", champion_version: int | str = ""
 ) -> State:
     """Train then promote as the next attempt of the current champion's drift episode, unless an attempt holds it,
     the last one ended within the backoff, or the retrain budget is spent.
@@ -23,7 +23,7 @@ def retrain(
     a promotion or rollback starts a new tenure and so a new episode. The retrain path emits no drift events.
 
     Args:
-        dataset: Name of the dataset block.
+        dataset: Name of the dataset block; empty means the only one (with several, a name is required).
         onset_batch_id: First drifted batch of the episode (from the drift event); the training window and the new
             reference start there. The tenure's earliest drifted batch, as monitoring marked it, takes precedence;
             empty with nothing marked trains on the normal window.
@@ -36,8 +36,9 @@ def retrain(
     from flows.promote import promote
     from flows.train import train
     from tasks.model.steps.promote import PromotionDecision, state_name
-    from tasks.model.steps.retrain import claim_retrain, record_skip, settle_attempt
+    from tasks.model.steps.retrain import claim_retrain, dataset_named, record_skip, settle_attempt
 
+    dataset = dataset_named(dataset)
     with transaction():
         # claim
         claim = claim_retrain(dataset, trigger_event_id, str(champion_version), onset_batch_id)

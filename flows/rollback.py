@@ -8,14 +8,14 @@ from tasks.model.steps.rollback import HistoryRecord, announce_rollback, load_da
 
 
 @flow(name="rollback", log_prints=True)
-def rollback(dataset: str = "credit", to_version: int | str = "", force: bool = False) -> HistoryRecord:
+def rollback(dataset: str = "", to_version: int | str = "", force: bool = False) -> HistoryRecord:
     """Point the champion at an earlier version, record the move and emit `driftloop.model.rolled-back`.
 
     Rollbacks walk the history back: a second rollback goes one step further back, never forward again. The move is
     recorded right after the newest history record (compare-and-set), then the alias follows.
 
     Args:
-        dataset: Name of the dataset block.
+        dataset: Name of the dataset block; empty means the only one (with several, a name is required).
         to_version: Version to restore; empty takes the champion before the current one in the history.
         force: Also restore a version the gates rejected, or record a move to the current champion.
     """

@@ -17,11 +17,11 @@ from tasks.model.steps.score import (
 
 
 @flow(name="score", log_prints=True)
-def score(dataset: str = "credit", batch_id: str = "") -> ScoredBatch | State[None]:
+def score(dataset: str = "", batch_id: str = "") -> ScoredBatch | State[None]:
     """Validate a batch against the contract, score it with the exact champion version and store the predictions.
 
     Args:
-        dataset: Name of the dataset block.
+        dataset: Name of the dataset block; empty means the only one (with several, a name is required).
         batch_id: Validated batch to score; empty scores the newest one.
 
     Returns:

@@ -7,12 +7,12 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
-from tasks.data.steps.simulate import Scenario, land, plan, record_landed
+from tasks.data.steps.simulate import Scenario, dataset_named, land, plan, record_landed
 
 
 @flow(name="simulate")
 def simulate(
-    dataset: str = "credit",
+    dataset: str = "",
     scenario: Scenario = "baseline",
     batches: Annotated[int, Field(ge=1, le=1000)] = 1,
     rows: Annotated[int, Field(ge=1, le=10_000_000)] = 10000,
@@ -22,7 +22,7 @@ def simulate(
     """Land `batches` synthetic objects of one scenario under landing/<dataset>/, one per day.
 
     Args:
-        dataset: Name of the dataset block; its contract module must define `generate`.
+        dataset: Name of the dataset block (empty: the only one); its contract module must define `generate`.
         scenario: baseline; covariate_shift_sudden (full shift on every batch); covariate_shift_gradual (shift
             rising to full over the batches); concept_drift (same marginals, new relation to the target);
             schema_break, quality_issue, corrupt_file (defect variants cycle by batch index).
@@ -34,6 +34,7 @@ def simulate(
     Returns:
         The landing keys written, in order.
     """
+    dataset = dataset_named(dataset)
     # plan
     plans = plan(dataset, scenario, batches, seed, first_day)
     # land

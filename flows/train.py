@@ -16,7 +16,7 @@ from tasks.model.steps.train import (
 
 
 @flow(name="train", log_prints=True)
-def train(dataset: str = "credit", onset_batch_id: str = "", trigger_event_id: str = "") -> State[str]:
+def train(dataset: str = "", onset_batch_id: str = "", trigger_event_id: str = "") -> State[str]:
     """Train a challenger, register it with lineage and the `challenger` alias, and return its version.
 
     Window rule (DESIGN §4, "the retraining window follows the new regime"):
@@ -28,7 +28,7 @@ def train(dataset: str = "credit", onset_batch_id: str = "", trigger_event_id: s
     monitoring re-anchors on the new regime. Too few labelled rows overall raises NotEnoughData with the numbers.
 
     Args:
-        dataset: Name of the dataset block.
+        dataset: Name of the dataset block; empty means the only one (with several, a name is required).
         onset_batch_id: First drifted batch of a drift episode; empty trains on the normal window.
         trigger_event_id: Id of the event that caused this training, recorded as lineage.
     """

@@ -70,6 +70,20 @@ def dataset_names(dataset: str) -> list[str]:
     return sorted(document.name for document in documents if document.name and not document.is_anonymous)
 
 
+def dataset_named(dataset: str) -> str:
+    """`dataset`, or when none is given the only dataset block there is. With several, none is guessed: a forgotten
+    `-p dataset=...` must not train, promote or roll back some other dataset's model."""
+    return dataset or only_dataset(dataset_names(EVERY_DATASET))
+
+
+def only_dataset(existing: list[str]) -> str:
+    """The one dataset block name, or a ConfigurationError that lists them (or says there is none)."""
+    if len(existing) == 1:
+        return existing[0]
+    there = f"the dataset blocks are {', '.join(existing)}" if existing else "there is no dataset block yet"
+    raise ConfigurationError(f"no dataset given and {there}: pass one, e.g. `-p dataset=<name>`")
+
+
 def load_spec(dataset: str) -> DatasetSpec:
     """Load the dataset block; a missing one is a ConfigurationError that names it."""
     try:
@@ -88,6 +102,7 @@ def unknown_dataset(dataset: str, existing: list[str]) -> str:
 
 def load_dataset(dataset: str) -> DatasetConfig:
     """Load the blocks of `dataset`; a missing block is a ConfigurationError that names it."""
+    dataset = dataset_named(dataset)
     return DatasetConfig(
         name=dataset,
         spec=load_spec(dataset),

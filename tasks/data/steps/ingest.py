@@ -67,7 +67,9 @@ def pending_objects(dataset: str, key: str = "") -> Pending:
     for `*`) that has no ledger record yet and whose failure backoff, if any, is over. For `*`, a dataset that
     cannot be looked at (its contract no longer imports, say) is skipped and named, and the others go on."""
     if key:
-        if dataset == EVERY_DATASET or not key.startswith(landing_prefix(dataset)):
+        if dataset == EVERY_DATASET and key.count("/") >= 2:
+            dataset = key.split("/", 2)[1]  # the key names its dataset: landing/<dataset>/...
+        if not key.startswith(landing_prefix(dataset)):
             raise ConfigurationError(f"{key!r} is not under {landing_prefix(dataset)!r}")
         return Pending([(dataset, key)])
     if dataset != EVERY_DATASET:

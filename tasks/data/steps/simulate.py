@@ -7,13 +7,13 @@ from prefect.artifacts import create_table_artifact
 from tasks.data.lake import landing_prefix
 from tasks.data.simulate import BatchPlan, Scenario, generator_for, plan_batches, render_batch
 from tasks.platform.codec import sha256
-from tasks.platform.config import load_dataset
+from tasks.platform.config import dataset_named, load_dataset
 from tasks.platform.errors import ConfigurationError
 from tasks.platform.events import BATCH_LANDED, batch_resource, emit
 from tasks.platform.retry import io_task, step_task
 from tasks.platform.store import Store
 
-__all__ = ["Scenario"]  # re-exported: flows import steps only
+__all__ = ["Scenario", "dataset_named"]  # re-exported: flows import steps only
 
 
 @step_task

@@ -21,8 +21,10 @@ from tasks.model.window import reference_shortfall
 from tasks.monitoring.confirmation import confirmed_onset, parse_marks
 from tasks.platform import events
 from tasks.platform.artifacts import artifact_key
-from tasks.platform.config import DatasetConfig, load_dataset
+from tasks.platform.config import DatasetConfig, dataset_named, load_dataset
 from tasks.platform.retry import io_task
+
+__all__ = ["dataset_named"]  # re-exported: flows import steps only
 
 
 class RetrainClaim(BaseModel):

@@ -22,10 +22,10 @@ from tasks.monitoring.drift import ColumnDrift, DriftVerdict, check_drift
 from tasks.monitoring.models import EvidentlyColumn, MonitorSummary, RenderedReport
 from tasks.monitoring.report import sampled_report
 from tasks.platform.codec import json_bytes
-from tasks.platform.config import DatasetConfig, load_dataset
+from tasks.platform.config import DatasetConfig, dataset_named, load_dataset
 from tasks.platform.retry import io_task, step_task
 
-__all__ = ["Episode", "MonitorSummary", "RenderedReport"]
+__all__ = ["Episode", "MonitorSummary", "RenderedReport", "dataset_named"]
 
 
 @io_task

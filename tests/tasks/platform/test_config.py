@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from blocks.settings import Settings
-from tasks.platform.config import load_dataset, unknown_dataset
+from flows.train import train
+from tasks.platform.config import DatasetConfig, load_dataset, only_dataset, unknown_dataset
 from tasks.platform.errors import ConfigurationError
 
 
@@ -25,3 +26,18 @@ def test_with_nothing_close_it_only_lists_the_names_and_with_none_says_so() -> N
 def test_loading_a_misspelt_dataset_names_the_block_it_probably_meant(stack_blocks: Settings) -> None:
     with pytest.raises(ConfigurationError, match=r"no dataset block named 'credti'\. Did you mean 'credit'"):
         load_dataset("credti")
+
+
+def test_with_no_dataset_given_the_only_block_is_used_and_several_are_never_guessed() -> None:
+    assert only_dataset(["sensors"]) == "sensors"
+    with pytest.raises(ConfigurationError, match=r"no dataset given and the dataset blocks are credit, sensors: pass"):
+        only_dataset(["credit", "sensors"])
+    with pytest.raises(ConfigurationError, match="there is no dataset block yet"):
+        only_dataset([])
+
+
+@pytest.mark.integration
+def test_a_flow_run_without_a_dataset_among_several_blocks_names_them_and_does_nothing(dataset: DatasetConfig) -> None:
+    # the session's default `credit` block and this test's own: two, so none may be guessed
+    with pytest.raises(ConfigurationError, match=rf"no dataset given and the dataset blocks are .*{dataset.name}"):
+        train()
