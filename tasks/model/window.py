@@ -58,15 +58,21 @@ def plan_window(metas: list[BatchMeta], spec: DatasetFields, dataset: str, onset
     """Apply the window rule to the lake's batches (oldest first); NotEnoughData when too few labelled rows."""
     labelled = sum(m.labelled_rows for m in metas)
     if labelled < spec.holdout_rows + MIN_TRAIN_ROWS:
+        short, lowest = spec.holdout_rows + MIN_TRAIN_ROWS - labelled, max(labelled - MIN_TRAIN_ROWS, 0)
         raise NotEnoughData(
             f"{dataset}: {labelled} labelled rows in {len(metas)} batches; training needs "
-            f"{spec.holdout_rows} holdout + {MIN_TRAIN_ROWS} training rows"
+            f"{spec.holdout_rows} holdout + {MIN_TRAIN_ROWS} training rows. Land and ingest {short} more labelled "
+            f"rows, or lower `holdout_rows` in the dataset block {dataset!r} (to {lowest} at most with these rows)"
         )
     holdout = _holdout_counts(metas, spec.holdout_rows)
     window, reference, mixed = _window_batches(metas, spec, holdout, onset_batch_id)
     trainable = _trainable(window, holdout)
     if trainable < MIN_TRAIN_ROWS:
-        raise NotEnoughData(f"{dataset}: {trainable} labelled rows outside the holdout; need {MIN_TRAIN_ROWS}")
+        raise NotEnoughData(
+            f"{dataset}: {trainable} labelled rows in the training window outside the holdout; need {MIN_TRAIN_ROWS}. "
+            f"Raise `train_batches` (now {spec.train_batches}) or lower `holdout_rows` (now {spec.holdout_rows}) in "
+            f"the dataset block {dataset!r}, or land more labelled rows"
+        )
     return WindowPlan(
         dataset=dataset,
         onset_batch_id=onset_batch_id,

@@ -103,6 +103,7 @@ def test_holdout_and_training_rows_are_cut_per_batch_even_when_ids_repeat_across
     ("labelled", "onset", "error", "message"),
     [
         ([2000], "", NotEnoughData, "2000 labelled rows in 1 batches"),
+        ([2000], "", NotEnoughData, r"ingest \d+ more labelled rows, or lower `holdout_rows` in the dataset block 'd'"),
         ([3000] * 4, "nope", ConfigurationError, "onset batch 'nope'"),
     ],
 )
