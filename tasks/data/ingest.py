@@ -68,11 +68,21 @@ def lake_parquet(key: str, body: bytes, parsed: pl.DataFrame, validated: pl.Data
     return parquet_bytes(validated)
 
 
-def conform(frame: pl.DataFrame, contract: type[pa.DataFrameModel]) -> pl.DataFrame:
-    """Type the frame's text as the contract declares, then validate it. Column names and text that does not parse
-    are reported first, together: Pandera's lazy mode still runs dataframe-wide checks on a frame missing their
-    columns (polars then raises ColumnNotFoundError instead of a report), and Pandera's own coercion of text names
-    the whole frame instead of the column, and then fails every other check on that column too."""
+def conform(frame: pl.DataFrame, contract: type[pa.DataFrameModel], id_column: str = "") -> pl.DataFrame:
+    """Type the frame's text as the contract declares, then validate it; a violation's samples name their rows by
+    `id_column` as well as by row number, so a person can find them in their own system."""
+    try:
+        return _conform(frame, contract)
+    except ContractViolation as exc:
+        exc.summary["samples"] = _with_row_ids(exc.summary["samples"], frame, id_column)
+        raise
+
+
+def _conform(frame: pl.DataFrame, contract: type[pa.DataFrameModel]) -> pl.DataFrame:
+    """Column names and text that does not parse are reported first, together: Pandera's lazy mode still runs
+    dataframe-wide checks on a frame missing their columns (polars then raises ColumnNotFoundError instead of a
+    report), and Pandera's own coercion of text names the whole frame instead of the column, and then fails every
+    other check on that column too."""
     schema = contract.to_schema()
     typed = type_text(frame, schema)
     uncast, samples = _uncast(frame, typed)
@@ -117,6 +127,18 @@ def _uncast(frame: pl.DataFrame, typed: list[pl.Series]) -> tuple[list[dict[str,
                 for v, i in zip(values, rows.to_list(), strict=True)
             ]
     return checks, samples
+
+
+def _with_row_ids(samples: list[dict[str, Any]], frame: pl.DataFrame, id_column: str) -> list[dict[str, Any]]:
+    if id_column not in frame.columns:
+        return samples
+    ids = frame.get_column(id_column)
+    return [
+        sample | {id_column: str(ids[sample["index"]])}
+        if isinstance(sample.get("index"), int) and 0 <= sample["index"] < frame.height
+        else sample
+        for sample in samples
+    ]
 
 
 def violation_summary(exc: ContractViolation | CorruptObject) -> dict[str, Any]:

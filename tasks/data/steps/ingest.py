@@ -119,7 +119,7 @@ def _ingest(dataset: str, key: str) -> IngestOutcome:
     digest = sha256(body)
     try:
         parsed = parse_object(key, body)
-        frame = conform(parsed, intake.contract)
+        frame = conform(parsed, intake.contract, intake.columns.id)
     except (ContractViolation, CorruptObject) as exc:
         decided = quarantine(intake.store, dataset, key, body, digest, exc)
     else:

@@ -144,6 +144,15 @@ def test_a_value_that_cannot_be_coerced_is_a_named_contract_failure(
     assert f"{check} on {column} (3)" in str(caught.value)
 
 
+def test_failure_samples_name_their_rows_by_the_id_column_too() -> None:
+    frame = generate(50, seed=4, start=datetime(2026, 1, 1))
+    broken = frame.with_columns(frame["age"].scatter([7], -3))  # a Pandera check, not a coercion
+    with pytest.raises(ContractViolation) as caught:
+        conform(broken, CreditApplication, id_column="application_id")
+    (sample,) = [s for s in caught.value.summary["samples"] if s["column"] == "age"]
+    assert sample["index"] == 7 and sample["application_id"] == frame["application_id"][7]
+
+
 def test_uncoercible_values_and_column_failures_are_reported_together() -> None:
     broken = FRAME.drop("region").with_columns(FRAME["age"].cast(pl.String).scatter([0], "old"))
     with pytest.raises(ContractViolation) as caught:
