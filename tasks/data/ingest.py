@@ -178,6 +178,8 @@ def error_report(key: str, batch_id: str, reason: str, summary: dict[str, Any]) 
         "failures": summary["failures"],
         "checks": summary["checks"],
         "samples": summary["samples"],
+        "to_fix": f"correct the file and upload it under a new name: {key} has its ledger outcome and is not read "
+        "again, even if it is overwritten",
     }
 
 

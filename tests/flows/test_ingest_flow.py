@@ -86,6 +86,7 @@ def test_good_batches_ingest_and_every_bad_scenario_is_quarantined(dataset: Data
         prefix = quarantine_prefix(name, by_key[key].batch_id)
         errors = store.get_json(prefix + "errors.json")
         assert errors["key"] == key and errors["failures"] >= 1 and errors["reason"]
+        assert f"upload it under a new name: {key}" in errors["to_fix"]
         assert all({"check", "column", "count"} <= set(c) for c in errors["checks"])
         assert store.get(prefix + key.removeprefix(landing_prefix(name))) == before[key]
     assert {k: store.get(k) for k in before} == before  # landing untouched
