@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect.artifacts import create_table_artifact
-
 from tasks.data import failures
 from tasks.data.ingest import IngestOutcome, artifact_rows, error_report, violation_summary
 from tasks.data.lake import BatchMeta, batch_id_for, failure_key, landing_prefix, ledger_key, quarantine_prefix
 from tasks.data.lake_io import write_batch
-from tasks.platform.artifacts import artifact_key
+from tasks.platform.artifacts import publish_table
 from tasks.platform.codec import json_bytes, sha256
 from tasks.platform.errors import ContractViolation, CorruptObject, PoisonObject
 from tasks.platform.events import BATCH_INGESTED, BATCH_QUARANTINED, batch_resource, deterministic_id, emit
@@ -122,11 +120,8 @@ def announce(dataset: str, outcome: IngestOutcome) -> None:
         payload = base | {"reason": outcome.reason, "failures": outcome.failures, "errors_uri": outcome.errors_uri}
         event_id = deterministic_id("quarantined", dataset, outcome.key, outcome.sha256)
         emit(BATCH_QUARANTINED, resource, payload, event_id=event_id)
-    create_table_artifact(
-        artifact_rows(outcome),
-        key=artifact_key("ingest", dataset),
-        description=f"ingest of {outcome.key}: {outcome.outcome} (batch {outcome.batch_id})",
-    )
+    description = f"ingest of {outcome.key}: {outcome.outcome} (batch {outcome.batch_id})"
+    publish_table("ingest", dataset, artifact_rows(outcome), description)
 
 
 def already_handled(previous: IngestOutcome) -> IngestOutcome:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from prefect.artifacts import create_table_artifact
-
 from tasks.data.lake import landing_prefix
 from tasks.data.simulate import BatchPlan, Scenario, generator_for, plan_batches, render_batch
+from tasks.platform.artifacts import publish_table
 from tasks.platform.codec import sha256
 from tasks.platform.config import dataset_named, load_dataset
 from tasks.platform.errors import ConfigurationError
@@ -46,12 +45,5 @@ def put_landed(store: Store, key: str, body: bytes) -> None:
 @step_task
 def record_landed(dataset: str, scenario: Scenario, keys: list[str]) -> None:
     """A keyed artifact listing what this run landed."""
-    create_table_artifact(
-        [{"dataset": dataset, "scenario": scenario, "key": key} for key in keys],
-        key=f"simulate-{_slug(dataset)}",
-        description=f"{len(keys)} object(s) landed for scenario {scenario}",
-    )
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+    rows = [{"dataset": dataset, "scenario": scenario, "key": key} for key in keys]
+    publish_table("simulate", dataset, rows, f"{len(keys)} object(s) landed for scenario {scenario}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect.artifacts import create_table_artifact
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
@@ -28,7 +27,7 @@ from tasks.model.registry import (
 from tasks.model.scoring import latency_ms_per_1k, predict
 from tasks.model.steps.score import read_holdout
 from tasks.platform import events
-from tasks.platform.artifacts import artifact_key
+from tasks.platform.artifacts import publish_table
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.errors import ConfigurationError
 from tasks.platform.retry import io_task, step_task
@@ -135,7 +134,7 @@ def announce_decision(cfg: DatasetConfig, decision: PromotionDecision) -> None:
         }
         for gate in decision.gates
     ]
-    create_table_artifact(table, key=artifact_key("promotion", cfg.name), description=str(decision))
+    publish_table("promotion", cfg.name, table, str(decision))
 
 
 def _announcement(cfg: DatasetConfig, decision: PromotionDecision) -> events.Announcement:

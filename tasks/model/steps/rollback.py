@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from prefect.artifacts import create_table_artifact
-
 from tasks.model import champions, history
 from tasks.model.champions import HistoryRecord
 from tasks.model.registry import require_version
 from tasks.platform import events
-from tasks.platform.artifacts import artifact_key
+from tasks.platform.artifacts import publish_table
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.errors import StaleChampion
 from tasks.platform.retry import io_task
@@ -42,4 +40,4 @@ def roll_back(cfg: DatasetConfig, to_version: str) -> HistoryRecord:
 def announce_rollback(cfg: DatasetConfig, move: HistoryRecord) -> None:
     events.announce(history.announcement(cfg, move))
     record = move.model_dump(mode="json")
-    create_table_artifact([record], key=artifact_key("rollback", cfg.name), description=move.why)
+    publish_table("rollback", cfg.name, [record], move.why)

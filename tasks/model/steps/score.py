@@ -7,7 +7,6 @@ batch whose columns left the contract fails with ContractViolation before LightG
 from __future__ import annotations
 
 import polars as pl
-from prefect.artifacts import create_table_artifact
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
@@ -18,7 +17,7 @@ from tasks.model.registry import champion_version, load_holdout, load_model
 from tasks.model.scoring import ScoredBatch, predict, prediction_frame
 from tasks.model.window import holdout_rows
 from tasks.platform import events
-from tasks.platform.artifacts import artifact_key
+from tasks.platform.artifacts import publish_table
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.contract import validate
 from tasks.platform.retry import io_task, step_task
@@ -68,11 +67,8 @@ def announce_scored(cfg: DatasetConfig, scored: ScoredBatch) -> None:
     # One id per batch and version: a retried announcement does not start a second monitor run.
     event_id = events.deterministic_id("scored", cfg.name, scored.batch_id, scored.model_version)
     events.emit(events.BATCH_SCORED, events.batch_resource(cfg.name, scored.batch_id), scored.model_dump(), event_id)
-    create_table_artifact(
-        [scored.model_dump()],
-        key=artifact_key("score", cfg.name),
-        description=f"batch {scored.batch_id} scored by v{scored.model_version}",
-    )
+    description = f"batch {scored.batch_id} scored by v{scored.model_version}: {scored.rows:,} rows"
+    publish_table("score", cfg.name, [scored.model_dump()], description)
 
 
 def read_holdout(cfg: DatasetConfig, version: str) -> pl.DataFrame:

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from prefect.artifacts import create_table_artifact
 from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Completed
@@ -23,7 +22,7 @@ from tasks.model.training import MAX_ROUNDS, PARAMS, fit_booster, predict_scores
 from tasks.model.window import Window, WindowPlan, plan_window, sample_reference, split_window
 from tasks.monitoring.drift import fit_profile
 from tasks.platform import events
-from tasks.platform.artifacts import artifact_key
+from tasks.platform.artifacts import publish_table
 from tasks.platform.codec import parquet_bytes
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.retry import io_task, step_task
@@ -90,9 +89,7 @@ def announce_registered(cfg: DatasetConfig, version: str, record: ChallengerReco
     payload = {"dataset": cfg.name, "model": cfg.model_name, "version": version, **record.metrics, **record.tags}
     event_id = events.deterministic_id(events.MODEL_REGISTERED, cfg.model_name, version)
     events.emit(events.MODEL_REGISTERED, events.model_resource(cfg.model_name, cfg.name), payload, event_id)
-    create_table_artifact(
-        [payload], key=artifact_key("train", cfg.name), description=f"challenger v{version} registered"
-    )
+    publish_table("train", cfg.name, [payload], f"challenger v{version} registered")
 
 
 def registered_state(version: str, record: ChallengerRecord) -> State[str]:

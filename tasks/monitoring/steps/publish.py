@@ -12,14 +12,13 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.entities import Metric, RunTag
 from mlflow.exceptions import MlflowException
-from prefect.artifacts import create_table_artifact
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
 from tasks.monitoring.announcements import drift_announcements
 from tasks.monitoring.steps.check import MonitorSummary
 from tasks.platform import events
-from tasks.platform.artifacts import artifact_key
+from tasks.platform.artifacts import publish_table
 from tasks.platform.codec import json_bytes
 from tasks.platform.config import load_dataset
 from tasks.platform.retry import io_task
@@ -60,7 +59,7 @@ def publish_artifact(summary: MonitorSummary, run_url: str) -> None:
     rows = [column.model_dump() for column in summary.columns]
     if summary.prediction is not None:
         rows.append(summary.prediction.model_dump())
-    create_table_artifact(rows, key=artifact_key("drift", summary.dataset), description=description)
+    publish_table("drift", summary.dataset, rows, description)
 
 
 @io_task

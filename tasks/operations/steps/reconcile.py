@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter
 from prefect.client.schemas.filters import FlowRunFilterExpectedStartTime as After
@@ -24,7 +23,7 @@ from tasks.model import attempts, champions, history
 from tasks.monitoring.confirmation import confirmed_onset, parse_marks
 from tasks.operations.reconcile import BatchView, Finding, RunView, Survey, findings, tenure_subject
 from tasks.operations.steps import announcements
-from tasks.platform.artifacts import artifact_key
+from tasks.platform.artifacts import publish_table
 from tasks.platform.config import DatasetConfig, dataset_names, load_dataset
 from tasks.platform.retry import io_task
 
@@ -154,5 +153,4 @@ def record_reconciliation(dataset: str, found: list[Finding], started: dict[str,
         for f in found
     ]
     description = f"{len(found)} missing, {len(started)} made good" if found else "consistent: nothing missing"
-    key = artifact_key("reconcile", dataset)
-    create_table_artifact(rows or [{"flow": "", "subject": "", "missing": "nothing"}], key=key, description=description)
+    publish_table("reconcile", dataset, rows or [{"flow": "", "subject": "", "missing": "nothing"}], description)
