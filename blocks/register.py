@@ -37,8 +37,11 @@ def demo_dataset() -> DatasetSpec:
     )
 
 
-def save_defaults(settings: Settings, credentials: AwsCredentials | None = None, overwrite: bool = False) -> list[str]:
-    """Save the default documents that do not exist yet (or all, with `overwrite`); return the names saved.
+def save_defaults(
+    settings: Settings, credentials: AwsCredentials | None = None, overwrite: bool = False, demo: bool = True
+) -> list[str]:
+    """Save the default documents that do not exist yet (or all, with `overwrite`); return the names saved. Without
+    `demo`, only the four every flow loads (storage, MLflow, the two policies), not the demo dataset.
 
     Existing documents are left alone so that edits made in the UI survive `driftloop up`.
     """
@@ -52,8 +55,9 @@ def save_defaults(settings: Settings, credentials: AwsCredentials | None = None,
         names.MLFLOW: MlflowTracking(tracking_uri=settings.resolved_mlflow_uri),
         names.DRIFT_POLICY: DriftPolicy(),
         names.PROMOTION_POLICY: PromotionPolicy(),
-        names.DEMO_DATASET: demo_dataset(),
     }
+    if demo:
+        defaults[names.DEMO_DATASET] = demo_dataset()
     saved = []
     for name, block in defaults.items():
         if overwrite or not _exists(type(block), name):

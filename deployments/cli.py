@@ -61,6 +61,25 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    """Prepare the Prefect server PREFECT_API_URL names (not the local stack) for driftloop's deployments."""
+    from blocks.register import register_block_types, save_defaults
+
+    target = settings.model_copy(
+        update={
+            "bucket": args.bucket,
+            "s3_endpoint_url": args.endpoint_url or "aws",
+            "mlflow_tracking_uri": args.mlflow_uri,
+            "region": args.region or settings.region,
+        }
+    )
+    register_block_types()
+    saved = save_defaults(target, overwrite=args.overwrite, demo=False)
+    print(f"block types registered; saved: {', '.join(saved) or 'nothing (every block exists; --overwrite replaces)'}")
+    print("next: save a 'driftloop Dataset' block per dataset, then `prefect --no-prompt deploy --all`")
+    return 0
+
+
 def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     from tasks.model import champions, history
     from tasks.platform.config import load_dataset
@@ -95,6 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--redeploy", action="store_true", help="Deploy even if prefect.yaml and the flows are unchanged."
     )
     play.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="Directory holding prefect.yaml.")
+    init = _add(
+        "init",
+        _cmd_init,
+        "Register driftloop's block types and save its configuration blocks on the Prefect "
+        "server PREFECT_API_URL names (production); AWS credentials come from the environment.",
+    )
+    init.add_argument("--bucket", required=True, help="Bucket for landing/, lake/, predictions/, reports/, registry/.")
+    init.add_argument("--mlflow-uri", required=True, help="MLflow tracking URI the flows log and register to.")
+    init.add_argument("--endpoint-url", default="", help="S3-compatible endpoint; empty means AWS S3.")
+    init.add_argument("--region", default="", help="Region of the bucket (default us-east-1).")
+    init.add_argument("--overwrite", action="store_true", help="Replace blocks that exist (edits made in the UI).")
     history = _add("history", _cmd_history, "Show every move of a dataset's champion alias, oldest first.")
     history.add_argument("dataset", nargs="?", default=names.DEMO_DATASET, help="Dataset block name.")
     return parser

@@ -1,0 +1,46 @@
+"""`driftloop init` prepares an empty Prefect server (production) so that every flow finds the blocks it loads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from blocks.settings import PROJECT_ROOT, process_environment
+
+pytestmark = pytest.mark.integration
+
+# A fresh, empty server of its own: the session's test server already holds the blocks `init` would save.
+ON_AN_EMPTY_SERVER = """
+from prefect.testing.utilities import prefect_test_harness
+
+with prefect_test_harness(server_startup_timeout=120):
+    from blocks import names
+    from blocks.models import DriftPolicy, MlflowTracking, PromotionPolicy, StorageLocation
+    from deployments.cli import main
+
+    arguments = ["init", "--bucket", "models-prod", "--mlflow-uri", "https://mlflow.example.org"]
+    arguments += ["--region", "eu-west-1"]
+    assert main(arguments) == 0
+    storage, mlflow = StorageLocation.load(names.STORAGE), MlflowTracking.load(names.MLFLOW)
+    DriftPolicy.load(names.DRIFT_POLICY), PromotionPolicy.load(names.PROMOTION_POLICY)
+    print("LOADED", storage.bucket, storage.endpoint_url, storage.region, mlflow.tracking_uri)
+    assert main(arguments) == 0  # a second init keeps what is there
+"""
+
+
+def test_init_on_an_empty_server_saves_every_block_the_flows_load() -> None:
+    environment = {k: v for k, v in process_environment().items() if not k.startswith(("PREFECT_", "DRIFTLOOP_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", ON_AN_EMPTY_SERVER],
+        env=environment,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "LOADED models-prod None eu-west-1 https://mlflow.example.org" in done.stdout
+    assert "saved: driftloop-storage" in done.stdout and "saved: nothing (every block exists" in done.stdout
