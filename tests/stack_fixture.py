@@ -43,9 +43,14 @@ def cli_environment(settings: Settings) -> dict[str, str]:
 
 def run_cli(settings: Settings, *arguments: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
     """Run `driftloop <arguments>` against the stack of `settings`, capturing its output."""
+    return run_python(["-m", "deployments.cli", *arguments], cli_environment(settings), timeout)
+
+
+def run_python(arguments: list[str], env: dict[str, str], timeout: float = 400) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter with `arguments` in the project root and exactly `env`, capturing its output."""
     return subprocess.run(
-        [sys.executable, "-m", "deployments.cli", *arguments],
-        env=cli_environment(settings),
+        [sys.executable, *arguments],
+        env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

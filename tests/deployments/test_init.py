@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from blocks.settings import PROJECT_ROOT, process_environment
+from blocks.settings import process_environment
+from tests.stack_fixture import run_python
 
 pytestmark = pytest.mark.integration
 
@@ -32,15 +30,7 @@ with prefect_test_harness(server_startup_timeout=120):
 
 def test_init_on_an_empty_server_saves_every_block_the_flows_load() -> None:
     environment = {k: v for k, v in process_environment().items() if not k.startswith(("PREFECT_", "DRIFTLOOP_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", ON_AN_EMPTY_SERVER],
-        env=environment,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_python(["-c", ON_AN_EMPTY_SERVER], environment, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "LOADED models-prod None eu-west-1 https://mlflow.example.org" in done.stdout
     assert "saved: driftloop-storage" in done.stdout and "saved: nothing (every block exists" in done.stdout
