@@ -83,9 +83,9 @@ def service(settings: Settings) -> Service:
         command=_as_owner(
             [
                 *[str(directory / "postgres"), "-D", str(data_dir(settings)), "-p", str(settings.postgres_port)],
+                # Commits stay synchronous: with them off, a killed PostgreSQL (the OOM killer, say) loses commits it
+                # had acknowledged, and a flow run's Running state can vanish, leaving it Pending for good.
                 *["-c", f"listen_addresses={settings.host}", "-c", "unix_socket_directories="],
-                # A local stack: losing the last few commits in a power cut is fine, waiting on fsync is not.
-                *["-c", "synchronous_commit=off"],
             ]
         ),
         health_url=f"postgresql://{settings.host}:{settings.postgres_port}",
