@@ -6,6 +6,7 @@ case, with the machine they ran on. Without the option (`make test` runs the fas
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +16,8 @@ from typing import Any
 import pytest
 
 from bench.__main__ import machine
-from tests.chaos.invariants import Tally
+from tasks.platform.config import DatasetConfig
+from tests.chaos.invariants import Tally, recover, tally
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,6 +29,17 @@ class ChaosLog:
     """The rows of the cases that ran in this session."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def recovered(
+        self, case: str, faults: str, cfg: DatasetConfig, landed: list[str], since: datetime, fault_at: float
+    ) -> Tally:
+        """After a fault at `fault_at` (time.monotonic()): reconcile until the window is whole, check the
+        invariants for what the case landed since `since`, and record the row; the tally, for the case to assert."""
+        recover(cfg)
+        recovery_seconds = time.monotonic() - fault_at
+        found = tally(cfg, landed, since)
+        self.record(case, faults, found, recovery_seconds)
+        return found
 
     def record(self, case: str, faults: str, found: Tally, recovery_seconds: float) -> None:
         self.rows.append(

@@ -19,7 +19,6 @@ from deployments.watch.events import wait_for_events
 from deployments.watch.runs import wait_for_runs
 from tasks.model.registry import champion_version
 from tasks.platform import events
-from tests.chaos.invariants import recover, tally
 from tests.chaos_results import ChaosLog
 from tests.durable_fixture import champion_dataset
 
@@ -62,7 +61,5 @@ def test_a_burst_of_drift_events_makes_one_retrain_and_one_decision(api: Setting
         where=lambda e: e.resource.id == f"driftloop.model.{cfg.model_name}",
     )
     assert len(decisions) == 1
-    recover(cfg)
-    found = tally(cfg, [], since)
-    chaos_log.record("09 drift burst", "20 confirmed drift events within a second", found, time.monotonic() - burst_at)
+    found = chaos_log.recovered("09 drift burst", "20 confirmed drift events within a second", cfg, [], since, burst_at)
     assert found.clean, found

@@ -29,7 +29,6 @@ from tasks.model.attempts import read_attempts
 from tasks.model.history import read_log
 from tasks.platform.config import DatasetConfig
 from tests.batches import write_validated
-from tests.chaos.invariants import recover, tally
 from tests.chaos_results import ChaosLog
 from tests.durable_fixture import champion_dataset
 
@@ -116,9 +115,7 @@ def test_a_retrain_killed_mid_training_retrains_once_after_its_lease(
     assert len(versions) == 2, [v.version for v in versions]  # the champion and the one retrain that finished
 
     # and: once reconcile has scored and checked the window, nothing is lost or doubled
-    recover(cfg)
-    found = tally(cfg, [], since)
-    chaos_log.record(
-        "01 retrain killed", "SIGKILL of a retrain's flow process mid-training", found, time.monotonic() - killed_at
+    found = chaos_log.recovered(
+        "01 retrain killed", "SIGKILL of a retrain's flow process mid-training", cfg, [], since, killed_at
     )
     assert found.clean, found

@@ -7,6 +7,7 @@ is marked Crashed by the heartbeat automation, and reconcile makes good the scor
 from __future__ import annotations
 
 import signal
+import time
 from datetime import UTC, datetime
 
 import psutil
@@ -21,7 +22,6 @@ from tasks.data import lake
 from tasks.data.lake_io import list_batches
 from tasks.model.registry import champion_version
 from tasks.platform.config import DatasetConfig
-from tests.chaos.invariants import recover, tally
 from tests.chaos_results import ChaosLog
 from tests.durable_fixture import land_one, run_and_wait
 from tests.stack_fixture import run_cli
@@ -52,7 +52,7 @@ def test_a_killed_worker_s_run_becomes_crashed_and_reconcile_scores_and_monitors
         return bool(scoring)
 
     wait_until(score_running, 300, "the landed batch's score run to run", poll=0.1)
-    killed_at = datetime.now(UTC)
+    killed_at, killed_monotonic = datetime.now(UTC), time.monotonic()
     kill_worker_and_its_runs(api)
 
     def crashed() -> bool:
@@ -75,10 +75,6 @@ def test_a_killed_worker_s_run_becomes_crashed_and_reconcile_scores_and_monitors
     assert cfg.store.exists(lake.predictions_key(cfg.name, version, batch_id))
     assert [b.batch_id for b in list_batches(cfg.store, cfg.name)].count(batch_id) == 1
     assert detected_after < 240, detected_after
-    recover(cfg)
-    found = tally(cfg, [key], since)
-    recovery = (datetime.now(UTC) - killed_at).total_seconds()
-    chaos_log.record(
-        "02 worker killed", "SIGKILL of the worker and its flow runs while a score run ran", found, recovery
-    )
+    faults = "SIGKILL of the worker and its flow runs while a score run ran"
+    found = chaos_log.recovered("02 worker killed", faults, cfg, [key], since, killed_monotonic)
     assert found.clean, found

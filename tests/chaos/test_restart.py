@@ -19,7 +19,6 @@ from tasks.data.lake import ledger_key
 from tasks.data.lake_io import list_batches
 from tasks.model.registry import champion_version, forget_loaded_versions, load_model, load_reference
 from tasks.platform.config import DatasetConfig, load_dataset
-from tests.chaos.invariants import recover, tally
 from tests.chaos_results import ChaosLog
 from tests.durable_fixture import DURABLE_DATASET, fingerprints, land_one, run_and_wait
 from tests.stack_fixture import run_cli
@@ -50,10 +49,8 @@ def test_down_then_up_loses_nothing_and_the_loop_goes_on(
     key, since = land_one(cfg, seed=311)
     (monitored,) = wait_for_runs("monitor", 1, since, timeout=300, parameters={"dataset": cfg.name})
     assert monitored.state is not None and monitored.state.is_completed(), monitored.state
-    recover(cfg)
-    found = tally(cfg, [key], since)
-    chaos_log.record(
-        "11 stack down and up", "driftloop down, then up (data kept)", found, time.monotonic() - stopped_at
+    found = chaos_log.recovered(
+        "11 stack down and up", "driftloop down, then up (data kept)", cfg, [key], since, stopped_at
     )
     assert found.clean, found
 
@@ -88,12 +85,6 @@ def test_s3_killed_mid_ingest_loses_nothing_and_duplicates_nothing(
     batches = list_batches(cfg.store, cfg.name)
     assert len(batches) == batches_before + 1
     assert [b.batch_id for b in batches].count(ledger["batch_id"]) == 1
-    recover(cfg)
-    found = tally(cfg, [key], since)
-    chaos_log.record(
-        "06 S3 killed mid-ingest",
-        "SIGKILL of the S3 server during an ingest, then up",
-        found,
-        time.monotonic() - killed_at,
-    )
+    faults = "SIGKILL of the S3 server during an ingest, then up"
+    found = chaos_log.recovered("06 S3 killed mid-ingest", faults, cfg, [key], since, killed_at)
     assert found.clean, found

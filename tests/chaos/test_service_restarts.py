@@ -30,7 +30,6 @@ from tasks.data import lake
 from tasks.model import champions, history
 from tasks.model.registry import champion_version
 from tasks.platform.config import DatasetConfig
-from tests.chaos.invariants import Tally, recover, tally
 from tests.chaos_results import ChaosLog
 from tests.durable_fixture import land_one, run_and_wait
 from tests.stack_fixture import run_cli
@@ -126,43 +125,23 @@ def ingest_if_unledgered(cfg: DatasetConfig, key: str, since: datetime) -> None:
         run_and_wait("ingest", dataset=cfg.name)
 
 
-def recover_and_tally(
-    chaos_log: ChaosLog, case: str, faults: str, cfg: DatasetConfig, keys: list[str], since: datetime, fault_at: float
-) -> Tally:
-    """Reconcile, count losses and duplicates, and record the case's row; recovery is timed from the fault."""
-    recover(cfg)
-    recovery_seconds = time.monotonic() - fault_at
-    found = tally(cfg, keys, since)
-    chaos_log.record(case, faults, found, recovery_seconds)
-    return found
-
-
-def test_a_prefect_server_killed_mid_chain_and_restarted_loses_and_doubles_nothing(
-    api: Settings, champion: DatasetConfig, chaos_log: ChaosLog
+@pytest.mark.parametrize(
+    ("case", "component", "name", "seed"),
+    [("03 prefect restart", "prefect", "Prefect server", 410), ("04 postgres restart", "postgres", "PostgreSQL", 420)],
+)
+def test_a_service_killed_mid_chain_and_restarted_loses_and_doubles_nothing(
+    api: Settings, champion: DatasetConfig, chaos_log: ChaosLog, case: str, component: str, name: str, seed: int
 ) -> None:
-    cfg = champion
-    key, since, step, fault_at = kill_mid_chain(api, cfg, "prefect", seed=410)
-    ingest_if_unledgered(cfg, key, since)
-
-    faults = f"Prefect server SIGKILLed during {step}, restarted by `driftloop up`"
-    found = recover_and_tally(chaos_log, "03 prefect restart", faults, cfg, [key], since, fault_at)
-    assert found.clean, found
-
-
-def test_postgres_killed_mid_chain_and_restarted_loses_and_doubles_nothing(
-    api: Settings, champion: DatasetConfig, chaos_log: ChaosLog
-) -> None:
-    if "postgres" not in components() or recorded_pid(api.home, "postgres") is None:
+    if component not in components() or recorded_pid(api.home, component) is None:
         pytest.fail(
-            "`driftloop status` lists no running PostgreSQL in this stack: this machine has PostgreSQL's server "
-            "programs, so `driftloop up` should have started it (see deployments/stack/postgres.py)"
+            f"`driftloop status` lists no running {name} in this stack; `driftloop up` should have started it "
+            "(PostgreSQL where its server programs are installed, as on this machine: deployments/stack/postgres.py)"
         )
-    cfg = champion
-    key, since, step, fault_at = kill_mid_chain(api, cfg, "postgres", seed=420)
-    ingest_if_unledgered(cfg, key, since)
+    key, since, step, fault_at = kill_mid_chain(api, champion, component, seed=seed)
+    ingest_if_unledgered(champion, key, since)
 
-    faults = f"PostgreSQL SIGKILLed during {step}, restarted by `driftloop up`"
-    found = recover_and_tally(chaos_log, "04 postgres restart", faults, cfg, [key], since, fault_at)
+    faults = f"{name} SIGKILLed during {step}, restarted by `driftloop up`"
+    found = chaos_log.recovered(case, faults, champion, [key], since, fault_at)
     assert found.clean, found
 
 
@@ -185,7 +164,7 @@ def test_mlflow_stopped_during_a_promotion_records_one_decision_and_the_alias_fo
     if not state_of(promoting).is_completed():
         run_and_wait("promote", dataset=cfg.name)
     faults = f"MLflow SIGKILLed during promote, down {MLFLOW_DOWNTIME_SECONDS} s, restarted by `driftloop up`"
-    found = recover_and_tally(chaos_log, "05 mlflow stopped during promotion", faults, cfg, [], since, fault_at)
+    found = chaos_log.recovered("05 mlflow stopped during promotion", faults, cfg, [], since, fault_at)
 
     log = history.read_log(cfg)
     assert len(log) == decided_before + 1, [record.describe() for record in log[decided_before:]]
