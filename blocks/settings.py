@@ -2,19 +2,39 @@
 
 This is the only module that reads the process environment. Everything users edit in the Prefect UI lives in blocks;
 these settings only seed the blocks' defaults and tell the local stack where to put its state and which ports to use.
+
+`driftloop up` records the stack's own settings (address, ports, bucket, pool) in its home, and they come after the
+environment and before the defaults: a new shell that only knows the home (or nothing: the default home) still
+reaches the stack that was started on other ports.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HOME = PROJECT_ROOT / ".driftloop"
+RECORDED_SETTINGS = "stack-settings.json"
+STACK_FIELDS = {
+    "host",
+    "expose_beyond_loopback",
+    "prefect_port",
+    "s3_port",
+    "mlflow_port",
+    "postgres_port",
+    "bucket",
+    "region",
+    "work_pool",
+}
 
 
 class Settings(BaseSettings):
@@ -23,7 +43,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DRIFTLOOP_", frozen=True, extra="forbid")
 
     home: Path = Field(
-        default=PROJECT_ROOT / ".driftloop",
+        default=DEFAULT_HOME,
         description="Directory holding all state of the local stack: databases, logs, pid files.",
     )
     host: str = Field(
@@ -58,6 +78,23 @@ class Settings(BaseSettings):
         description="Flow runs the local worker runs at once. More processes than cores only slow each other, and "
         "on SQLite contend for the local server's write lock.",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, RecordedStack(settings_cls), dotenv_settings, file_secret_settings
+
+    def record(self) -> None:
+        """Keep the stack's own settings in its home, for the shells that come later (see the module docstring)."""
+        path = self.home / RECORDED_SETTINGS
+        path.write_text(json.dumps(self.model_dump(mode="json", include=STACK_FIELDS), indent=2, sort_keys=True))
+        path.chmod(0o600)
 
     @model_validator(mode="after")
     def _loopback_unless_acknowledged(self) -> Settings:
@@ -95,6 +132,20 @@ def get_settings() -> Settings:
 def process_environment() -> dict[str, str]:
     """Return a copy of this process's environment, the base for processes the local stack starts."""
     return dict(os.environ)
+
+
+class RecordedStack(PydanticBaseSettingsSource):
+    """The settings `driftloop up` recorded in the home that was given (argument or environment) or the default."""
+
+    def __call__(self) -> dict[str, Any]:
+        path = Path(self.current_state.get("home") or DEFAULT_HOME) / RECORDED_SETTINGS
+        if not path.is_file():
+            return {}
+        recorded: dict[str, Any] = json.loads(path.read_text())
+        return {name: value for name, value in recorded.items() if name in STACK_FIELDS}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:  # noqa: ARG002
+        return None, field_name, False  # the whole file is read at once in __call__
 
 
 def _is_loopback(host: str) -> bool:

@@ -40,11 +40,12 @@ def up(settings: Settings, report: Report, project_dir: Path = PROJECT_ROOT, red
     """Bring the whole stack up, starting only what is not running yet; raise StackError or ServiceError naming
     the component or step that failed."""
     prepare_home(settings.home)
+    settings.record()
     credentials = load_or_create_credentials(settings.home)
     env = stack_environment(settings, credentials)
     _start_services(settings, env, credentials, report)
     pool = prefect_server.start_work_pool(settings, env)
-    saved = prefect_server.save_blocks(settings, credentials)
+    saved = prefect_server.save_blocks(settings, credentials, project_dir)
     report(f"blocks: saved {', '.join(saved)}" if saved else "blocks: all default documents already exist")
     pool.finish()
     report(f"work pool: {settings.work_pool} (process)")

@@ -7,6 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from prefect.variables import Variable
 from prefect_aws import AwsCredentials
 from pydantic import SecretStr
 
@@ -17,9 +18,12 @@ from deployments.stack import services
 from deployments.stack.environment import stack_api
 from deployments.stack.state import LocalCredentials, StackError
 
+CODE_DIR_VARIABLE = "driftloop_code_dir"  # prefect.yaml's pull step reads it when each flow run starts
 
-def save_blocks(settings: Settings, credentials: LocalCredentials) -> list[str]:
-    """Register the block types and save the default documents that do not exist yet; return the names saved."""
+
+def save_blocks(settings: Settings, credentials: LocalCredentials, project_dir: Path) -> list[str]:
+    """Register the block types and save the default documents that do not exist yet; return the names saved. Point
+    the `driftloop_code_dir` variable at this checkout: the local worker's runs load the flows from here."""
     aws = AwsCredentials(
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=SecretStr(credentials.secret_access_key),
@@ -29,6 +33,7 @@ def save_blocks(settings: Settings, credentials: LocalCredentials) -> list[str]:
         register_block_types()
         # The credentials file is the source of truth: the block always mirrors it.
         aws.save(names.LOCAL_CREDENTIALS, overwrite=True)
+        Variable.set(CODE_DIR_VARIABLE, str(project_dir), overwrite=True)
         return save_defaults(settings, credentials=aws)
 
 

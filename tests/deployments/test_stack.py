@@ -30,7 +30,7 @@ from deployments.stack.state import load_or_create_credentials
 from deployments.stack.worker import WORKER_NAME
 from deployments.watch.runs import wait_until
 from tasks.platform.store import open_store
-from tests.stack_fixture import run_cli, stack_api
+from tests.stack_fixture import cli_environment, run_cli, run_python, stack_api
 
 pytestmark = [pytest.mark.stack, pytest.mark.xdist_group("stack")]
 
@@ -51,7 +51,6 @@ def test_prefect_api_is_healthy_with_pool_worker_and_deployments(local_stack: Se
     assert deployed == {f"{flow}/driftloop" for flow in FLOWS}
     assert all(deployment.work_pool_name == local_stack.work_pool for deployment in deployments)
     # Flow runs load the code from the project root (the pull step `prefect deploy` records).
-    assert all(str(PROJECT_ROOT) in str(deployment.pull_steps) for deployment in deployments)
 
 
 def test_storage_block_reaches_the_bucket_with_generated_credentials(local_stack: Settings) -> None:
@@ -103,9 +102,14 @@ def test_the_server_keeps_its_state_in_postgres_where_installed(local_stack: Set
     bin_dir = postgres.bin_dir()
     if postgres.available() and bin_dir is not None:
         address = ["-h", local_stack.host, "-p", str(local_stack.postgres_port), "-U", postgres.OWNER]
-        psql = [str(bin_dir / "psql"), *address, "-d", postgres.DATABASE, "-tAc", query]
         password = {"PGPASSWORD": load_or_create_credentials(local_stack.home).postgres_password}
-        count = int(subprocess.run(psql, capture_output=True, text=True, check=True, env=password).stdout)
+
+        def ask(sql: str) -> str:
+            psql = [str(bin_dir / "psql"), *address, "-d", postgres.DATABASE, "-tAc", sql]
+            return subprocess.run(psql, capture_output=True, text=True, check=True, env=password).stdout.strip()
+
+        count = int(ask(query))
+        assert ask("SHOW synchronous_commit") == "on"  # a killed database keeps every commit it acknowledged
     else:
         with sqlite3.connect(Path(prefect_home(local_stack)) / "prefect.db") as database:
             count = database.execute(query).fetchone()[0]
@@ -139,6 +143,30 @@ def test_status_reports_every_component_healthy(local_stack: Settings) -> None:
     assert [line.split()[0] for line in lines] == list(status.components())
     assert all(" healthy " in line for line in lines)
     assert f"http://{local_stack.host}:{local_stack.mlflow_port}" in result.stdout
+
+
+def test_no_deployment_carries_a_path_of_this_machine(local_stack: Settings) -> None:
+    with stack_api(local_stack), get_client(sync_client=True) as client:
+        deployments = client.read_deployments()
+        code_dir = client.read_variable_by_name("driftloop_code_dir")
+    assert deployments and code_dir is not None and code_dir.value == str(PROJECT_ROOT)
+    wanted = [
+        {"prefect.deployments.steps.set_working_directory": {"directory": "{{ prefect.variables.driftloop_code_dir }}"}}
+    ]
+    assert all(d.pull_steps == wanted for d in deployments), [d.pull_steps for d in deployments]
+
+
+def test_a_new_shell_that_knows_only_the_home_finds_the_stack_on_its_ports(local_stack: Settings) -> None:
+    # the stack runs on free ports, not the defaults; this shell has no DRIFTLOOP_* variable but the home
+    shell = {k: v for k, v in cli_environment(local_stack).items() if not k.startswith("DRIFTLOOP_")}
+    shell["DRIFTLOOP_HOME"] = str(local_stack.home)
+    said = {}
+    for command in ("status", "env"):
+        result = run_python(["-m", "deployments.cli", command], shell, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        said[command] = result.stdout
+    assert "unhealthy" not in said["status"] and f":{local_stack.mlflow_port}" in said["status"]
+    assert f"PREFECT_API_URL={local_stack.prefect_api_url}" in said["env"].replace("'", "").replace('"', "")
 
 
 def test_the_scheduler_creates_the_safety_net_ingest_runs_for_every_dataset(local_stack: Settings) -> None:
