@@ -53,7 +53,14 @@ def resolve_batch(store: Store, dataset: str, batch_id: str, purpose: str) -> st
 
 
 def newest_batch_ids(store: Store, dataset: str, count: int = SHOWN_BATCHES) -> list[str]:
-    """The ids of the most recently written batches, from one listing (no metadata read)."""
+    """The ids of the most recently written batches, newest first, from one listing (no metadata read)."""
     written = store.list_modified(f"lake/{dataset}/batches/")
     metas = sorted(((at, key) for key, at in written.items() if key.endswith("/meta.json")), reverse=True)
     return [key.rsplit("/", 2)[-2] for _, key in metas[:count]]
+
+
+def newest_batches(store: Store, dataset: str, count: int) -> list[BatchMeta]:
+    """The metadata of the `count` most recently written batches, oldest first: one listing and `count` reads, however
+    many batches the lake holds (a batch's metadata is written when it is ingested)."""
+    metas = [read_meta(store, dataset, batch_id) for batch_id in newest_batch_ids(store, dataset, count)]
+    return sorted(metas, key=lambda m: (m.ingested_at, m.batch_id))

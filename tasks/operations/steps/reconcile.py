@@ -18,7 +18,7 @@ from prefect.runtime import flow_run
 
 from tasks.data import lake
 from tasks.data.lake import BatchMeta
-from tasks.data.lake_io import list_batches
+from tasks.data.lake_io import newest_batches
 from tasks.model import attempts, champions, history
 from tasks.monitoring.confirmation import confirmed_onset, parse_marks
 from tasks.operations.reconcile import BatchView, Finding, RunView, Survey, findings, tenure_subject
@@ -66,8 +66,8 @@ def survey(dataset: str) -> Survey:
 def _window(cfg: DatasetConfig, log: list[champions.HistoryRecord]) -> list[BatchMeta]:
     moved = champions.moves(log)
     began = moved[-1].at if len(moved) > 1 else None  # under the first champion, the batches before it count too
-    metas = [meta for meta in list_batches(cfg.store, cfg.name) if began is None or meta.ingested_at >= began]
-    return metas[-WINDOW_BATCHES:]
+    metas = newest_batches(cfg.store, cfg.name, WINDOW_BATCHES)
+    return [meta for meta in metas if began is None or meta.ingested_at >= began]
 
 
 def _view(cfg: DatasetConfig, meta: BatchMeta, champion: str) -> BatchView:
