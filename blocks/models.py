@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+from uuid import UUID
 
 from prefect.blocks.core import Block
 from prefect_aws import AwsCredentials
 from pydantic import Field
 
+from tasks.platform.contract import columns_of
 from tasks.platform.specs import DatasetFields, DriftPolicyFields, PromotionPolicyFields
 
 
@@ -45,6 +47,17 @@ class DatasetSpec(Block, DatasetFields):
 
     _block_type_name = "driftloop Dataset"
     _description = "Declares a dataset by its Pandera contract; ingest, train, score and monitor read it."
+
+    # Both of Block's save paths (sync and async) end in one of these two; a contract that does not import, or that
+    # lacks a column the block names, is refused here with a ConfigurationError instead of failing every run later.
+    def _save_sync(self, *args: Any, **kwargs: Any) -> UUID:
+        columns_of(self)
+        return super()._save_sync(*args, **kwargs)
+
+    async def _save(self, *args: Any, **kwargs: Any) -> UUID:
+        columns_of(self)
+        saved: UUID = await super()._save(*args, **kwargs)
+        return saved
 
 
 class DriftPolicy(Block, DriftPolicyFields):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -237,11 +238,16 @@ def test_a_poison_object_fails_alone_is_retried_after_its_backoff_then_quarantin
 
 
 def test_a_dataset_whose_contract_no_longer_imports_is_skipped_and_named_while_the_others_ingest(
-    dataset: DatasetConfig,
+    dataset: DatasetConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    broken = f"broken-{uuid.uuid4().hex[:6]}"
-    spec = DatasetSpec(contract="no_such_module:Contract", target="y", id_column="id", model_name=broken)
+    # saved while its contract imported (a save refuses one that does not); then the module went away
+    broken, module = f"broken-{uuid.uuid4().hex[:6]}", f"gone_contract_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(BYO_CONTRACT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = DatasetSpec(contract=f"{module}:Reading", target="faulty", id_column="reading_id", model_name=broken)
     spec.save(broken, overwrite=True)
+    (tmp_path / f"{module}.py").unlink()
+    monkeypatch.delitem(sys.modules, module)
     try:
         (key,) = simulate(dataset=dataset.name, scenario="baseline", batches=1, rows=300)
         state, outcomes = run_ingest(EVERY_DATASET)

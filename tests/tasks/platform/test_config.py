@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from blocks.register import demo_dataset
 from blocks.settings import Settings
 from flows.train import train
 from tasks.platform.config import DatasetConfig, load_dataset, only_dataset, unknown_dataset
@@ -41,3 +42,13 @@ def test_a_flow_run_without_a_dataset_among_several_blocks_names_them_and_does_n
     # the session's default `credit` block and this test's own: two, so none may be guessed
     with pytest.raises(ConfigurationError, match=rf"no dataset given and the dataset blocks are .*{dataset.name}"):
         train()
+
+
+@pytest.mark.integration
+def test_a_dataset_block_whose_contract_does_not_import_is_refused_when_saved(stack_blocks: Settings) -> None:
+    spec = demo_dataset()
+    spec.contract = "tasks.contracts.nowhere:Missing"
+    with pytest.raises(ConfigurationError, match=r"cannot import contract 'tasks.contracts.nowhere:Missing'"):
+        spec.save("credit-broken", overwrite=True)
+    with pytest.raises(ConfigurationError, match="no dataset block named 'credit-broken'"):
+        load_dataset("credit-broken")  # nothing was saved
