@@ -5,7 +5,8 @@ from __future__ import annotations
 from prefect import flow
 from prefect.client.schemas.objects import State
 
-from tasks.data.steps.ingest import IngestOutcome, Pending, ingest_object, pending_objects, verdict
+from tasks.data.steps.ingest import IngestOutcome, ingest_object, verdict
+from tasks.data.steps.pending import Pending, pending_objects
 
 
 @flow(name="ingest")

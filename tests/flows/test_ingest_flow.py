@@ -33,7 +33,7 @@ from tasks.data.steps import ingest as ingest_steps
 from tasks.platform.artifacts import artifact_key
 from tasks.platform.codec import json_bytes, parquet_bytes
 from tasks.platform.config import EVERY_DATASET, DatasetConfig, load_dataset
-from tasks.platform.errors import IngestFailures
+from tasks.platform.errors import ConfigurationError, IngestFailures
 from tasks.platform.events import BATCH_INGESTED, BATCH_QUARANTINED
 
 pytestmark = pytest.mark.integration
@@ -365,3 +365,11 @@ def test_an_s3_outage_mid_ingest_is_retried_and_loses_or_doubles_nothing(dataset
     assert sorted(m.source_key for m in list_batches(store, name)) == keys
     assert len(store.list_keys(f"lake/{name}/batches/")) == 4  # data + meta per batch, nothing doubled
     assert len(store.list_keys(f"lake/{name}/ledger/")) == 2
+
+
+def test_an_unknown_key_is_answered_with_what_is_under_the_landing_prefix(dataset: DatasetConfig) -> None:
+    landed = f"{landing_prefix(dataset.name)}there.parquet"
+    dataset.store.put(landed, parquet_bytes(generate(50, seed=9, start=datetime(2026, 3, 1))))
+    with pytest.raises(ConfigurationError, match=rf"no object at '.*nowhere.parquet'; under .*: {landed}$"):
+        ingest(dataset=dataset.name, key=f"{landing_prefix(dataset.name)}nowhere.parquet")
+    assert list_batches(dataset.store, dataset.name) == []  # nothing ingested, nothing recorded

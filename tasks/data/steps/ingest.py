@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandera.polars as pa
@@ -21,10 +21,10 @@ from blocks import names
 from blocks.models import StorageLocation
 from tasks.data import failures
 from tasks.data.ingest import IngestOutcome, batch_meta, conform, lake_parquet, parse_object
-from tasks.data.lake import batch_id_for, failure_key, landing_prefix, ledger_key
+from tasks.data.lake import batch_id_for, ledger_key
 from tasks.data.steps.ingest_write import already_handled, quarantine, record_failure, settle, store_batch
 from tasks.platform.codec import sha256
-from tasks.platform.config import EVERY_DATASET, dataset_names, load_block, load_spec
+from tasks.platform.config import load_block, load_spec
 from tasks.platform.contract import Columns, columns_of, load_contract
 from tasks.platform.errors import ConfigurationError, ContractViolation, CorruptObject, IngestFailures
 from tasks.platform.retry import io_task, step_task
@@ -51,49 +51,6 @@ def load_intake(dataset: str) -> Intake:
         store = pool.submit(copy_context().run, lambda: open_store(load_block(StorageLocation, names.STORAGE)))
         spec = load_spec(dataset)
         return Intake(dataset, store.result(), load_contract(spec.contract), columns_of(spec))
-
-
-@dataclass(frozen=True)
-class Pending:
-    """The objects to ingest, as `(dataset, key)`, and the datasets that could not be looked at, with why."""
-
-    objects: list[tuple[str, str]]
-    skipped: dict[str, str] = field(default_factory=dict)
-
-
-@io_task
-def pending_objects(dataset: str, key: str = "") -> Pending:
-    """`(dataset, key)` for the one key given, else for every object under landing/<dataset>/ (of every dataset,
-    for `*`) that has no ledger record yet and whose failure backoff, if any, is over. For `*`, a dataset that
-    cannot be looked at (its contract no longer imports, say) is skipped and named, and the others go on."""
-    if key:
-        if dataset == EVERY_DATASET and key.count("/") >= 2:
-            dataset = key.split("/", 2)[1]  # the key names its dataset: landing/<dataset>/...
-        if not key.startswith(landing_prefix(dataset)):
-            raise ConfigurationError(f"{key!r} is not under {landing_prefix(dataset)!r}")
-        return Pending([(dataset, key)])
-    if dataset != EVERY_DATASET:
-        return Pending([(dataset, landed) for landed in _unledgered(dataset)])
-    pending = Pending([])
-    for name in dataset_names(dataset):
-        try:
-            pending.objects.extend((name, landed) for landed in _unledgered(name))
-        except Exception as exc:  # one broken dataset must not keep the others waiting
-            pending.skipped[name] = failures.describe(exc)
-    return pending
-
-
-def _unledgered(dataset: str) -> list[str]:
-    store, now = load_intake(dataset).store, datetime.now(UTC)
-    handled = set(store.list_keys(f"lake/{dataset}/ledger/"))
-    waiting = set(store.list_keys(f"lake/{dataset}/failures/"))
-    landed = [k for k in store.list_keys(landing_prefix(dataset)) if ledger_key(dataset, k) not in handled]
-    return [k for k in landed if failure_key(dataset, k) not in waiting or _due(store, dataset, k, now)]
-
-
-def _due(store: Store, dataset: str, key: str, now: datetime) -> bool:
-    record = store.get_json_if_exists(failure_key(dataset, key))
-    return failures.due(None if record is None else failures.IngestFailure.model_validate(record), now)
 
 
 @step_task
