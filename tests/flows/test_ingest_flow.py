@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import secrets
 import socket
 import sys
 import threading
@@ -235,6 +236,30 @@ def test_a_poison_object_fails_alone_is_retried_after_its_backoff_then_quarantin
     errors = store.get_json(quarantine_prefix(name, last.batch_id) + "errors.json")
     assert [c["check"] for c in errors["checks"]] == ["ingest_attempts"]
     assert run_ingest(name)[1] == [] and len(list_batches(store, name)) == 2
+
+
+def test_an_object_the_store_will_not_hand_out_is_quarantined_without_a_copy_after_its_third_failure(
+    dataset: DatasetConfig,
+) -> None:
+    name, store = dataset.name, dataset.store
+    # sealed with a customer key (SSE-C): every plain GET is refused, with a 400, for good
+    sealed = f"{landing_prefix(name)}sealed.parquet"
+    body = parquet_bytes(generate(100, seed=21, start=datetime(2026, 3, 1)))
+    customer_key = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": secrets.token_bytes(32)}
+    store.client.put_object(Bucket=store.bucket, Key=sealed, Body=body, **customer_key)  # type: ignore[arg-type]
+
+    for attempt in (1, 2, 3):
+        state, (outcome,) = run_ingest(name)
+        if attempt < 3:
+            assert outcome.outcome == "failed" and outcome.attempts == attempt and state.is_failed()
+            record = store.get_json(failure_key(name, sealed))
+            store.put(failure_key(name, sealed), json_bytes(record | {"next_attempt_at": "2000-01-01T00:00:00Z"}))
+    assert outcome.outcome == "quarantined" and outcome.attempts == 3, outcome
+    assert outcome.reason is not None and "poison object: ingest failed 3 times" in outcome.reason
+    prefix = quarantine_prefix(name, outcome.batch_id)
+    assert store.get_json(prefix + "errors.json")["key"] == sealed
+    assert store.list_keys(prefix) == [prefix + "errors.json"]  # no copy of what could not be read
+    assert run_ingest(name)[1] == []  # settled: never retried again
 
 
 def test_a_dataset_whose_contract_no_longer_imports_is_skipped_and_named_while_the_others_ingest(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from tasks.data import failures
 from tasks.data.ingest import IngestOutcome, artifact_rows, error_report, violation_summary
 from tasks.data.lake import BatchMeta, batch_id_for, failure_key, landing_prefix, ledger_key, quarantine_prefix
@@ -17,7 +19,7 @@ from tasks.platform.artifacts import publish_table
 from tasks.platform.codec import json_bytes, sha256
 from tasks.platform.errors import ContractViolation, CorruptObject, PoisonObject
 from tasks.platform.events import BATCH_INGESTED, BATCH_QUARANTINED, batch_resource, deterministic_id, emit
-from tasks.platform.retry import io_task
+from tasks.platform.retry import io_task, is_transient
 from tasks.platform.store import Store
 
 
@@ -38,9 +40,10 @@ def store_batch(store: Store, meta: BatchMeta, data: bytes) -> IngestOutcome:
 
 @io_task
 def quarantine(
-    store: Store, dataset: str, key: str, body: bytes, digest: str, exc: ContractViolation | CorruptObject
+    store: Store, dataset: str, key: str, body: bytes | None, digest: str, exc: ContractViolation | CorruptObject
 ) -> IngestOutcome:
-    """Copy the object and its errors.json under quarantine/<dataset>/<batch_id>/, once per distinct content."""
+    """Copy the object and its errors.json under quarantine/<dataset>/<batch_id>/, once per distinct content (an
+    object the store will not hand out, `body` None, is recorded without its copy)."""
     batch_id = batch_id_for(digest)
     prefix = quarantine_prefix(dataset, batch_id)
     summary = violation_summary(exc)
@@ -48,7 +51,7 @@ def quarantine(
     report = json_bytes(error_report(key, batch_id, reason, summary))
     wrote = store.put_if_absent(prefix + "errors.json", report)
     first_key = key if wrote else str(store.get_json(prefix + "errors.json")["key"])
-    if first_key == key:
+    if first_key == key and body is not None:
         store.put_if_absent(prefix + key.removeprefix(landing_prefix(dataset)), body)
     return IngestOutcome(
         key=key,
@@ -78,9 +81,10 @@ def record_failure(store: Store, dataset: str, key: str, error: str, attempt: st
     failure = failures.next_failure(known, key, error, datetime.now(UTC), attempt)
     store.put(failure_key(dataset, key), json_bytes(failure.model_dump(mode="json")))
     if failures.given_up(failure):
-        body = store.get(key)
+        body = _body_if_served(store, key)
+        digest = sha256(body) if body is not None else sha256(f"unserved:{key}".encode())
         poison = PoisonObject(f"ingest failed {failure.attempts} times; last error: {error}")
-        decided = quarantine(store, dataset, key, body, sha256(body), poison)
+        decided = quarantine(store, dataset, key, body, digest, poison)
         return settle(store, dataset, decided.model_copy(update={"writer": attempt, "attempts": failure.attempts}))
     return IngestOutcome(
         key=key,
@@ -91,6 +95,17 @@ def record_failure(store: Store, dataset: str, key: str, error: str, attempt: st
         attempts=failure.attempts,
         next_attempt_at=failure.next_attempt_at,
     )
+
+
+def _body_if_served(store: Store, key: str) -> bytes | None:
+    """The object, or None when the store refuses it for good (an object it will not hand out is often why ingest
+    kept failing): it is then quarantined without a copy rather than failing the sweep forever."""
+    try:
+        return store.get(key)
+    except (ClientError, BotoCoreError) as exc:
+        if is_transient(exc):
+            raise  # the task's retries, then the next sweep, try again
+        return None
 
 
 @io_task
