@@ -20,7 +20,8 @@ from prefect.states import Completed, Failed
 from blocks import names
 from blocks.models import StorageLocation
 from tasks.data import failures
-from tasks.data.ingest import IngestOutcome, batch_meta, conform, lake_parquet, parse_object
+from tasks.data.conformance import conform
+from tasks.data.ingest import IngestOutcome, batch_meta, lake_parquet, parse_object
 from tasks.data.lake import batch_id_for, ledger_key
 from tasks.data.steps.ingest_write import already_handled, quarantine, record_failure, settle, store_batch
 from tasks.platform.codec import sha256

@@ -12,10 +12,10 @@ import pytest
 
 from blocks.register import demo_dataset
 from tasks.contracts.credit import CreditApplication, generate
+from tasks.data.conformance import conform
 from tasks.data.ingest import (
     IngestOutcome,
     batch_meta,
-    conform,
     lake_parquet,
     parse_object,
     violation_summary,

@@ -11,7 +11,8 @@ from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFi
 from blocks.register import demo_dataset
 from flows.simulate import simulate
 from tasks.contracts.credit import CreditApplication
-from tasks.data.ingest import conform, parse_object
+from tasks.data.conformance import conform
+from tasks.data.ingest import parse_object
 from tasks.data.simulate import DEFECTS, Scenario, generator_for, plan_batches, render_batch
 from tasks.data.steps.simulate import put_landed
 from tasks.platform.config import DatasetConfig
