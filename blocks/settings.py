@@ -24,9 +24,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = PROJECT_ROOT / ".driftloop"
 RECORDED_SETTINGS = "stack-settings.json"
-STACK_FIELDS = {
+STACK_FIELDS = {  # not expose_beyond_loopback: answering the network is asked for each time, never remembered
     "host",
-    "expose_beyond_loopback",
     "prefect_port",
     "s3_port",
     "mlflow_port",

@@ -76,7 +76,10 @@ def _cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     register_block_types()
     saved = save_defaults(target, overwrite=args.overwrite, demo=False)
     print(f"block types registered; saved: {', '.join(saved) or 'nothing (every block exists; --overwrite replaces)'}")
-    print("next: save a 'driftloop Dataset' block per dataset, then `prefect --no-prompt deploy --all`")
+    print(
+        "next: `prefect variable set driftloop_code_dir <the code's directory on the workers> --overwrite`, "
+        "save a 'driftloop Dataset' block per dataset, then `prefect --no-prompt deploy --all`"
+    )
     return 0
 
 

@@ -70,9 +70,14 @@ def write_at(cfg: DatasetConfig, entry: HistoryRecord, sequence: int) -> History
 
 
 def append(cfg: DatasetConfig, entry: HistoryRecord) -> HistoryRecord:
-    """Write a record that moves nothing (a rejection) at the next free sequence."""
+    """Write a record that moves nothing (a rejection) at the next free sequence, once: a retry whose earlier attempt
+    wrote it (same `writer`) finds that record instead of writing a second one further on."""
     for _ in range(MAX_APPEND_ATTEMPTS):
-        written = write_at(cfg, entry, champions.head(read_log(cfg)) + 1)
+        log = read_log(cfg)
+        mine = [record for record in log if record.writer == entry.writer]
+        if mine:
+            return mine[0]
+        written = write_at(cfg, entry, champions.head(log) + 1)
         if written is not None:
             return written
     raise RuntimeError(f"could not append to {history_prefix(cfg.model_name)} after {MAX_APPEND_ATTEMPTS} attempts")

@@ -75,7 +75,9 @@ def add_to_description(cfg: DatasetConfig, version: str, line: str) -> None:
 
 
 def release_alias(cfg: DatasetConfig, alias: str, version: str) -> None:
-    """Delete `alias` if it still points at `version` (a newer training may have taken it meanwhile)."""
+    """Delete `alias` if it still points at `version` (a newer training may have taken it meanwhile). MLflow has no
+    compare-and-set on aliases: a training that moves it between the check and the delete loses it, and `promote`
+    with no version then says there is no challenger; name the version to judge it."""
     if alias_version(cfg, alias) == version:
         client_for(cfg).delete_registered_model_alias(cfg.model_name, alias)
 

@@ -1,5 +1,5 @@
 """The events that announce a persisted monitoring summary, built from the summary alone: monitor sends them right
-after persisting it, and reconcile sends them again when the server never received them (same ids, same payloads).
+after persisting it, and reconcile sends them again when the server never received them (same ids and payloads).
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ class RunView(BaseModel):
 
 
 class Unannounced(BaseModel):
-    """A persisted decision whose event the server holds no trace of: the event to send again, as first sent."""
+    """A persisted decision whose event the server holds no trace of: the event to send again under its first id. A
+    drift event is sent as it was; a history decision carries its record (a subset of what promote first sent)."""
 
     event: str
     subject: str  # what the event is about, for people: `v3 #5`, `batch 20240301-ab12`

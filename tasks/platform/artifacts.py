@@ -11,12 +11,12 @@ from typing import Any
 from prefect.artifacts import create_table_artifact
 
 KINDS = ("simulate", "ingest", "score", "drift", "train", "promotion", "rollback", "retrain", "reconcile")
-DIGITS = 4  # enough to compare AUCs and drift scores at a glance; the persisted records keep every digit
+DIGITS = 4  # significant digits: AUCs and small p-values alike read at a glance; the records keep every digit
 
 
 def publish_table(kind: str, dataset: str, rows: list[dict[str, Any]], description: str) -> None:
     """Keep `rows` as the newest version of the `<kind>-<dataset>` table, with numbers rounded for people."""
-    rounded = [{k: round(v, DIGITS) if isinstance(v, float) else v for k, v in row.items()} for row in rows]
+    rounded = [{k: float(f"{v:.{DIGITS}g}") if isinstance(v, float) else v for k, v in row.items()} for row in rows]
     create_table_artifact(rounded, key=artifact_key(kind, dataset), description=description)
 
 

@@ -13,6 +13,7 @@ import requests
 from botocore.exceptions import ConnectionClosedError
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from prefect import flow
 from prefect.artifacts import Artifact
 
 from flows.promote import promote
@@ -236,3 +237,19 @@ def test_an_alias_moved_outside_driftloop_is_reported_not_followed(dataset: Data
     client_for(dataset).set_registered_model_alias(dataset.model_name, "champion", second)  # by hand
     with pytest.raises(ConfigurationError, match=r"points at v2, but its history says v1 .*moved outside driftloop"):
         promote(dataset=dataset.name, challenger_version=second)
+
+
+def test_a_rejection_decided_again_by_a_retry_is_recorded_and_announced_once(dataset: DatasetConfig) -> None:
+    land(dataset, 4)
+    assert promote(dataset=dataset.name, challenger_version=train(dataset=dataset.name)).promoted
+    tie = judge.fn(dataset, train(dataset=dataset.name))  # the same window again: a tie, so a rejection
+    assert tie.outcome == "rejected"
+
+    @flow
+    def decided_twice() -> tuple[PromotionDecision, PromotionDecision]:
+        # one flow run, two attempts of the task: what a retry after a failure past the history write does
+        return apply_decision(dataset, tie), apply_decision(dataset, tie)
+
+    first, again = decided_twice()
+    assert first.record is not None and again.record == first.record
+    assert [(r.sequence, r.action) for r in read_log(dataset)] == [(1, "promote"), (2, "reject")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from tasks.data import failures
 from tasks.data.ingest import IngestOutcome, artifact_rows, error_report, violation_summary
@@ -19,8 +19,10 @@ from tasks.platform.artifacts import publish_table
 from tasks.platform.codec import json_bytes, sha256
 from tasks.platform.errors import ContractViolation, CorruptObject, PoisonObject
 from tasks.platform.events import BATCH_INGESTED, BATCH_QUARANTINED, batch_resource, deterministic_id, emit
-from tasks.platform.retry import io_task, is_transient
+from tasks.platform.retry import io_task
 from tasks.platform.store import Store
+
+REFUSED_FOR_GOOD = {400, 404}
 
 
 @io_task
@@ -98,14 +100,15 @@ def record_failure(store: Store, dataset: str, key: str, error: str, attempt: st
 
 
 def _body_if_served(store: Store, key: str) -> bytes | None:
-    """The object, or None when the store refuses it for good (an object it will not hand out is often why ingest
-    kept failing): it is then quarantined without a copy rather than failing the sweep forever."""
+    """The object, or None when the store refuses that object for good (400: sealed with a customer key, say; 404:
+    gone), which is often why ingest kept failing: it is then quarantined without a copy rather than failing the sweep
+    forever. Anything else (credentials, access, the network) raises: the object may be fine."""
     try:
         return store.get(key)
-    except (ClientError, BotoCoreError) as exc:
-        if is_transient(exc):
-            raise  # the task's retries, then the next sweep, try again
-        return None
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in REFUSED_FOR_GOOD:
+            return None
+        raise
 
 
 @io_task

@@ -51,7 +51,7 @@ def pending_objects(dataset: str, key: str = "") -> Pending:
 def _require_landed(dataset: str, key: str) -> None:
     """A key that names no object is a ConfigurationError that lists what is under the landing prefix."""
     store = load_intake(dataset).store
-    if store.exists(key):
+    if store.exists(key) or store.exists(ledger_key(dataset, key)):  # a settled key may have left landing/ since
         return
     there = store.list_keys(landing_prefix(dataset))
     shown = ", ".join(there[:SHOWN_KEYS]) + (f" and {len(there) - SHOWN_KEYS} more" if len(there) > SHOWN_KEYS else "")

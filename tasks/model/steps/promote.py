@@ -141,8 +141,8 @@ def _announcement(cfg: DatasetConfig, decision: PromotionDecision) -> events.Ann
     """One event per history record (the id reconcile looks for); a stale-champion decision recorded nothing, so
     its id is fixed by the challenger and the sequence it lost at."""
     payload = decision.model_dump(mode="json", exclude={"record"})
-    if decision.record is not None:
-        return history.announcement(cfg, decision.record, payload | {"sequence": decision.record.sequence})
+    if decision.record is not None:  # the record's fields too: a re-announcement (the record alone) is a subset
+        return history.announcement(cfg, decision.record, decision.record.model_dump(mode="json") | payload)
     lost = events.deterministic_id(
         events.MODEL_REJECTED, cfg.model_name, decision.challenger_version, str(decision.judged_at)
     )

@@ -15,7 +15,7 @@ from tasks.data import lake
 from tasks.model import champions, history
 from tasks.model.champions import HistoryRecord
 from tasks.monitoring.announcements import drift_announcements
-from tasks.monitoring.confirmation import CheckMark
+from tasks.monitoring.confirmation import CheckMark, parse_marks
 from tasks.monitoring.models import MonitorSummary
 from tasks.operations.reconcile import Unannounced
 from tasks.platform import events
@@ -25,9 +25,11 @@ WITHIN = timedelta(days=1)
 DRIFTED = {"drifted", "strong"}
 
 
-def unannounced(cfg: DatasetConfig, log: list[HistoryRecord], marks: list[CheckMark]) -> list[Unannounced]:
-    """The decisions of the last `WITHIN` whose events the server holds no trace of."""
+def unannounced(cfg: DatasetConfig, log: list[HistoryRecord], checks: dict[str, datetime]) -> list[Unannounced]:
+    """The decisions of the last `WITHIN` whose events the server holds no trace of; `checks` are the tenure's check
+    marks with when each was written (only the recent ones' summaries are read)."""
     recent = datetime.now(UTC) - WITHIN
+    marks = parse_marks([key for key, written in checks.items() if written >= recent])
     decisions = [(history.announcement(cfg, entry), f"v{entry.to_version} #{entry.sequence}") for entry in log]
     drifts = [
         (announcement, f"batch {summary.batch_id}")

@@ -58,7 +58,7 @@ def survey(dataset: str) -> Survey:
         drift_marked_at=max(checks.values(), default=None),
         attempts=len(cfg.store.list_keys(attempts.episode_prefix(cfg.model_name, tenure))),
         runs=_runs(dataset, tenure, _since(log, window)),
-        unannounced=announcements.unannounced(cfg, log, marks),
+        unannounced=announcements.unannounced(cfg, log, checks),
         surveyed_at=datetime.now(UTC),
     )
 
