@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
 from prefect.client.schemas.objects import StateType
+from prefect.events.schemas.events import ReceivedEvent
 
 from deployments.watch.events import events_since
 from deployments.watch.runs import wait_until
@@ -140,13 +141,13 @@ def _duplicate_events(since: datetime) -> list[str]:
         [events.BATCH_INGESTED, events.BATCH_SCORED, events.DRIFT_CHECKED, events.MODEL_PROMOTED], since
     )
 
-    def subject(event: object) -> str:
-        payload = getattr(event, "payload", {})
+    def subject(event: ReceivedEvent) -> str:
+        payload = event.payload
         return "/".join(
             str(part)
             for part in (
-                getattr(event, "event", ""),
-                getattr(getattr(event, "resource", None), "id", ""),
+                event.event,
+                event.resource.id,
                 payload.get("batch_id", ""),
                 payload.get("model_version", payload.get("champion_version", "")),
                 payload.get("challenger_version", ""),

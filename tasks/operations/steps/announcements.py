@@ -53,8 +53,9 @@ def _drift_summaries(cfg: DatasetConfig, log: list[HistoryRecord], marks: list[C
     champion = champions.champion(log)
     if champion is None:
         return []
-    keys = [lake.drift_check_prefix(cfg.name, mark.batch_id, champion) + "summary.json" for mark in marks]
-    found = [cfg.store.get_json_if_exists(key) for key, mark in zip(keys, marks, strict=True) if mark.mark in DRIFTED]
+    drifted = [mark.batch_id for mark in marks if mark.mark in DRIFTED]
+    keys = [lake.drift_check_prefix(cfg.name, batch_id, champion) + "summary.json" for batch_id in drifted]
+    found = [cfg.store.get_json_if_exists(key) for key in keys]
     return [MonitorSummary.model_validate(summary) for summary in found if summary is not None]
 
 
