@@ -95,15 +95,20 @@ def test_quiet_then_drift_episode_with_a_stable_onset(dataset: DatasetConfig) ->
     assert dataset.store.get(first.report_uri.split("/", 3)[3]).strip().startswith(b"<!DOCTYPE html>")
     assert first.report_agreement >= 0.8  # Evidently on the samples mostly agrees with the full-batch engine
 
-    runs = MlflowClient(dataset.mlflow.tracking_uri).search_runs(
-        [MlflowClient(dataset.mlflow.tracking_uri).get_experiment_by_name(dataset.experiment).experiment_id],
+    client = MlflowClient(dataset.mlflow.tracking_uri)
+    runs = client.search_runs(
+        [client.get_experiment_by_name(dataset.experiment).experiment_id],
         filter_string=f"tags.`driftloop.batch_id` = '{onset_batch}'",
     )
     assert runs and runs[0].data.tags["driftloop.champion_version"] == version
     assert runs[0].data.metrics["drifted"] == 1.0
 
     artifact = Artifact.get(artifact_key("drift", dataset.name))
-    assert artifact is not None and artifact.description is not None and "report.html" in artifact.description
+    assert artifact is not None and artifact.description is not None
+    # the report opens from the artifact: a link into the check's MLflow run, which holds a copy of it
+    assert f"/runs/{runs[0].info.run_id}/artifactPath/drift/report.html)" in artifact.description
+    logged = {entry.path for entry in client.list_artifacts(runs[0].info.run_id, "drift")}
+    assert logged == {"drift/report.html", "drift/summary.json"}
     table = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
     assert {row["column"] for row in table} >= {"credit_score", "region", "prediction"}
 

@@ -24,6 +24,8 @@ from tasks.platform.config import load_dataset
 from tasks.platform.retry import io_task
 
 MONITOR_KEY_TAG = "driftloop.monitor_key"  # one monitoring run per check: the check's summary URI
+# The MLflow UI's route to one artifact of a run: the report opens in a browser, where an s3:// URI cannot.
+REPORT_IN_RUN = "artifactPath/drift/report.html"
 
 
 @io_task
@@ -53,8 +55,8 @@ def publish_artifact(summary: MonitorSummary, run_url: str) -> None:
     verdict = _verdict(summary)
     description = (
         f"**{verdict}** — {summary.model} v{summary.champion_version}, batch `{summary.batch_id}`; "
-        f"{'; '.join(summary.reasons) or 'no reason to alarm'}. Report: {summary.report_uri} · "
-        f"Summary: {summary.summary_uri} · [MLflow run]({run_url})"
+        f"{'; '.join(summary.reasons) or 'no reason to alarm'}. [Drift report]({run_url}/{REPORT_IN_RUN}) · "
+        f"[MLflow run]({run_url}) · stored at {summary.report_uri} and {summary.summary_uri}"
     )
     rows = [column.model_dump() for column in summary.columns]
     if summary.prediction is not None:
