@@ -7,4 +7,6 @@ MLFLOW = "driftloop-mlflow"
 DRIFT_POLICY = "driftloop-drift"
 PROMOTION_POLICY = "driftloop-promotion"
 LOCAL_CREDENTIALS = "driftloop-local"
+# Prefect keeps the results it persists (a Failed run's exception, a paused run's input) in this S3 bucket block.
+RESULTS = "driftloop-results"  # prefect.yaml sets PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK=s3-bucket/driftloop-results
 DEMO_DATASET = "credit"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prefect.blocks.core import Block
 from prefect.exceptions import ObjectNotFound
-from prefect_aws import AwsCredentials
+from prefect_aws import AwsCredentials, S3Bucket
+from prefect_aws.client_parameters import AwsClientParameters
 
 from blocks import names
 from blocks.models import DatasetSpec, DriftPolicy, MlflowTracking, PromotionPolicy, StorageLocation
@@ -55,6 +56,7 @@ def save_defaults(
         names.MLFLOW: MlflowTracking(tracking_uri=settings.resolved_mlflow_uri),
         names.DRIFT_POLICY: DriftPolicy(),
         names.PROMOTION_POLICY: PromotionPolicy(),
+        names.RESULTS: result_storage(settings, credentials),
     }
     if demo:
         defaults[names.DEMO_DATASET] = demo_dataset()
@@ -64,6 +66,22 @@ def save_defaults(
             block.save(name, overwrite=True)
             saved.append(name)
     return saved
+
+
+def client_parameters(settings: Settings) -> AwsClientParameters:
+    """How a Prefect AWS block reaches the bucket: the S3-compatible endpoint, if any, addressed by path."""
+    endpoint = settings.resolved_s3_endpoint
+    if endpoint is None:
+        return AwsClientParameters()
+    return AwsClientParameters(endpoint_url=endpoint, config={"s3": {"addressing_style": "path"}})
+
+
+def result_storage(settings: Settings, credentials: AwsCredentials | None) -> S3Bucket:
+    """Prefect's result storage on driftloop's bucket, under prefect-results/: what a run persists outlives the
+    worker (and the machine) that wrote it. Without stored keys, the workers' AWS credential chain is used."""
+    chain = AwsCredentials(region_name=settings.region, aws_client_parameters=client_parameters(settings))
+    reach = credentials or chain
+    return S3Bucket(bucket_name=settings.bucket, bucket_folder="prefect-results", credentials=reach)
 
 
 def _exists(block_type: type[Block], name: str) -> bool:
