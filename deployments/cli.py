@@ -62,8 +62,11 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    """Prepare the Prefect server PREFECT_API_URL names (not the local stack) for driftloop's deployments."""
+    """Prepare the Prefect server PREFECT_API_URL names (not the local stack) for driftloop's deployments and, if
+    asked, the bucket's retention of landing/ and reports/ (first: a store that refuses it stops init)."""
     from blocks.register import register_block_types, save_defaults
+    from deployments.bucket import retention
+    from deployments.stack import automations
 
     target = settings.model_copy(
         update={
@@ -73,9 +76,12 @@ def _cmd_init(args: argparse.Namespace, settings: Settings) -> int:
             "region": args.region or settings.region,
         }
     )
+    if args.retention_days is not None or args.report_retention_days is not None:
+        print(retention.retain(target, args.retention_days, args.report_retention_days))
     register_block_types()
     saved = save_defaults(target, overwrite=args.overwrite, demo=False)
     print(f"block types registered; saved: {', '.join(saved) or 'nothing (every block exists; --overwrite replaces)'}")
+    print("automations: " + ", ".join(f"{name} {what}" for name, what in automations.apply().items()))
     print(
         "next: `prefect variable set driftloop_code_dir <the code's directory on the workers> --overwrite`, "
         "save a 'driftloop Dataset' block per dataset, then `prefect --no-prompt deploy --all`"
@@ -128,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--endpoint-url", default="", help="S3-compatible endpoint; empty means AWS S3.")
     init.add_argument("--region", default="", help="Region of the bucket (default us-east-1).")
     init.add_argument("--overwrite", action="store_true", help="Replace blocks that exist (edits made in the UI).")
+    retention_help = "Expire {} after {} days by a bucket lifecycle rule (see deployments/bucket/lifecycle.json)."
+    init.add_argument("--retention-days", type=int, metavar="N", help=retention_help.format("landing/ objects", "N"))
+    init.add_argument("--report-retention-days", type=int, metavar="M", help=retention_help.format("reports/", "M"))
     history = _add("history", _cmd_history, "Show every move of a dataset's champion alias, oldest first.")
     history.add_argument("dataset", nargs="?", default=names.DEMO_DATASET, help="Dataset block name.")
     return parser

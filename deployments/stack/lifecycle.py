@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from blocks.models import StorageLocation
 from blocks.settings import PROJECT_ROOT, Settings
 from deployments.stack import automations, postgres, prefect_server, services, worker
-from deployments.stack.environment import stack_environment
+from deployments.stack.environment import stack_api, stack_environment
 from deployments.stack.state import (
     LocalCredentials,
     StackError,
@@ -50,7 +50,8 @@ def up(settings: Settings, report: Report, project_dir: Path = PROJECT_ROOT, red
     pool.finish()
     report(f"work pool: {settings.work_pool} (process)")
     _ensure_worker(settings, env, report, project_dir, redeploy)
-    applied = automations.apply(settings)
+    with stack_api(settings):
+        applied = automations.apply()
     report("automations: " + ", ".join(f"{name} {what}" for name, what in applied.items()))
 
 

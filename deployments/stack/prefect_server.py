@@ -12,7 +12,7 @@ from prefect_aws import AwsCredentials
 from pydantic import SecretStr
 
 from blocks import names
-from blocks.register import register_block_types, save_defaults
+from blocks.register import client_parameters, register_block_types, save_defaults
 from blocks.settings import Settings
 from deployments.stack import services
 from deployments.stack.environment import stack_api
@@ -28,6 +28,7 @@ def save_blocks(settings: Settings, credentials: LocalCredentials, project_dir: 
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=SecretStr(credentials.secret_access_key),
         region_name=settings.region,
+        aws_client_parameters=client_parameters(settings),  # for Prefect's own use of it: the result storage
     )
     with stack_api(settings):
         register_block_types()
@@ -116,6 +117,7 @@ def service(
         "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED": "true",
         "PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": f"http://{settings.host}:{settings.prefect_port}",
     }
+    ui = {"PREFECT_UI_URL": f"http://{settings.host}:{settings.prefect_port}"}  # notifications link runs in the UI
     return services.Service(
         name="prefect",
         command=[
@@ -134,6 +136,7 @@ def service(
         # pre-created run is rows a SQLite-backed server rewrites (marked Late, rescheduled) under its write lock.
         env=database
         | locked
+        | ui
         | {"PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "1", "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "3"},
     )
 

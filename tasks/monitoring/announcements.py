@@ -19,6 +19,7 @@ def drift_announcements(summary: MonitorSummary) -> list[Announcement]:
     resource = model_resource(summary.model, summary.dataset) | {
         "driftloop.tenure": str(summary.tenure),
         "driftloop.confirmed": str(summary.confirmed).lower(),
+        "driftloop.onset": summary.onset_batch_id or "",  # one episode: the drift notification is sent once per onset
     }
     check = (summary.model, f"t{summary.tenure}", summary.champion_version, summary.batch_id)
     checked = Announcement(

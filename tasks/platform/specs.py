@@ -136,6 +136,12 @@ class DriftPolicyFields(BaseModel):
         default=3, ge=1, description="At most this many retrain attempts per model per period, failed ones included."
     )
     budget_period_hours: float = Field(default=24.0, gt=0, description="Length of the retrain budget period.")
+    alert_if_no_check_hours: float = Field(
+        default=6.0,
+        ge=10 / 3600,
+        description="Notify (driftloop-alerts block) when a model had no drift check for this long; `driftloop up` "
+        "applies it.",
+    )
     retry_backoff_minutes: float = Field(
         default=60.0,
         ge=0,

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from blocks.settings import Settings
+from blocks.settings import PROJECT_ROOT, Settings
 from deployments.cli import build_parser
 from deployments.stack import environment, postgres, prefect_server, services, status
 from deployments.stack.state import load_or_create_credentials, pid_file, prepare_home
@@ -156,3 +156,9 @@ def test_bad_endpoint_names_s3_and_down_stops_what_started(tmp_path: Path) -> No
 def test_prepare_home_marks_it_private(tmp_path: Path) -> None:
     prepare_home(tmp_path / "home")
     assert stat.S_IMODE((tmp_path / "home" / "run").stat().st_mode) == 0o700
+
+
+def test_the_readme_lists_every_driftloop_setting() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    missing = [name for name in Settings.model_fields if f"`DRIFTLOOP_{name.upper()}`" not in readme]
+    assert missing == []

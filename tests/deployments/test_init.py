@@ -24,6 +24,10 @@ with prefect_test_harness(server_startup_timeout=120):
     storage, mlflow = StorageLocation.load(names.STORAGE), MlflowTracking.load(names.MLFLOW)
     DriftPolicy.load(names.DRIFT_POLICY), PromotionPolicy.load(names.PROMOTION_POLICY)
     print("LOADED", storage.bucket, storage.endpoint_url, storage.region, mlflow.tracking_uri)
+    from prefect_aws import S3Bucket
+
+    results = S3Bucket.load(names.RESULTS)  # Prefect's result storage, PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK
+    print("RESULTS", results.bucket_name, results.bucket_folder, results.credentials.aws_client_parameters.endpoint_url)
     assert main(arguments) == 0  # a second init keeps what is there
 """
 
@@ -33,4 +37,9 @@ def test_init_on_an_empty_server_saves_every_block_the_flows_load() -> None:
     done = run_python(["-c", ON_AN_EMPTY_SERVER], environment, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "LOADED models-prod None eu-west-1 https://mlflow.example.org" in done.stdout
+    assert "RESULTS models-prod prefect-results None" in done.stdout
+    # crash detection on, notifications off until a block named driftloop-alerts exists
+    assert "automations: driftloop-crashed-runs created" in done.stdout
+    assert "driftloop-alert-drift off (no notification block named driftloop-alerts)" in done.stdout
+    assert "EventsWorker" not in done.stdout + done.stderr  # the saves' events reached the server before exit
     assert "saved: driftloop-storage" in done.stdout and "saved: nothing (every block exists" in done.stdout

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 from mlflow.tracking import MlflowClient
+from prefect._internal.result_records import ResultRecordMetadata
+from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     DeploymentFilter,
@@ -19,6 +21,8 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect_aws import S3Bucket
 
 from blocks import names
 from blocks.models import StorageLocation
@@ -30,6 +34,7 @@ from deployments.stack.state import load_or_create_credentials
 from deployments.stack.worker import WORKER_NAME
 from deployments.watch.runs import wait_until
 from tasks.platform.store import open_store
+from tests.alerts_receiver import receiver
 from tests.stack_fixture import cli_environment, run_cli, run_python, stack_api
 
 pytestmark = [pytest.mark.stack, pytest.mark.xdist_group("stack")]
@@ -125,6 +130,7 @@ def test_second_up_starts_nothing_and_keeps_every_pid(local_stack: Settings) -> 
     assert {component.name: component.pid for component in status.status(local_stack)} == before
     assert "blocks: all default documents already exist" in again.stdout
     assert "automations: driftloop-crashed-runs unchanged" in again.stdout
+    assert "EventsWorker" not in again.stdout + again.stderr  # every event reached the server before exit
 
 
 def test_the_automations_file_is_applied_once_by_name(local_stack: Settings) -> None:
@@ -182,3 +188,39 @@ def test_the_scheduler_creates_the_safety_net_ingest_runs_for_every_dataset(loca
 
     wait_until(lambda: bool(scheduled()), 90, "the scheduler to create ingest runs")
     assert {run.parameters["dataset"] for run in scheduled()} == {"*"}
+
+
+def test_a_failed_runs_result_is_kept_in_the_bucket_not_on_the_workers_disk(local_stack: Settings) -> None:
+    # an ingest of a key that never landed fails; Prefect persists its exception as the run's result
+    missing = f"landing/{names.DEMO_DATASET}/never-landed-{uuid.uuid4().hex[:8]}.csv"
+    with stack_api(local_stack):
+        parameters = {"dataset": names.DEMO_DATASET, "key": missing}
+        run = run_deployment("ingest/driftloop", parameters=parameters, timeout=300)
+        assert run.state is not None and run.state.is_failed(), run.state
+        error = run.state.result(raise_on_failure=False)  # read back through the result's storage block
+        results = S3Bucket.load(names.RESULTS)
+    record = run.state.data
+    assert isinstance(record, ResultRecordMetadata) and record.storage_key is not None
+    assert record.storage_block_id == results._block_document_id
+    assert (results.bucket_name, results.bucket_folder) == (local_stack.bucket, "prefect-results")
+    assert isinstance(error, Exception) and missing in str(error)
+
+
+def test_a_failed_run_is_announced_with_a_link_that_opens_the_run(local_stack: Settings) -> None:
+    with receiver() as got, stack_api(local_stack):
+        alerts = CustomWebhookNotificationBlock(
+            name="driftloop", url=got.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
+        )
+        alerts.save(automations.ALERTS_BLOCK, overwrite=True)
+        assert "driftloop-alert-run-failed created" in run_cli(local_stack, "up").stdout  # `up` applies them
+        # a dataset that does not exist: the run fails (and no champion of the session's other tests moves)
+        run = run_deployment("rollback/driftloop", parameters={"dataset": "no-such-dataset"}, timeout=300)
+        assert run.state is not None and run.state.is_failed(), run.state
+        wait_until(lambda: any(str(run.id) in m["body"] for m in got.received), 90, "the failed-run alert")
+        with get_client(sync_client=True) as client:
+            client.delete_block_document(alerts._block_document_id)
+    (alert,) = {m["body"] for m in got.received if str(run.id) in m["body"]}
+    link = f"http://{local_stack.host}:{local_stack.prefect_port}/runs/flow-run/{run.id}"
+    assert link in alert and "no-such-dataset" in alert
+    assert requests.get(link, timeout=10).status_code == 200  # the UI serves the run's page
+    assert "driftloop-alert-run-failed off" in run_cli(local_stack, "up").stdout  # no block: silence again

@@ -27,6 +27,9 @@ from tasks.platform.retry import io_task
 __all__ = ["dataset_named"]  # re-exported: flows import steps only
 
 
+BUDGET_SPENT = "retrain budget spent"
+
+
 class RetrainClaim(BaseModel):
     """The outcome of asking to retrain: granted (with the attempt it holds) or skipped (with the reason)."""
 
@@ -106,7 +109,7 @@ def _why_not(
             return why
     started = attempts.attempt_starts(cfg.store, cfg.model_name)
     if episodes.budget_spent(started, claim.claimed_at, cfg.drift.retrain_budget, cfg.drift.budget_period_hours):
-        return f"retrain budget spent: {cfg.drift.retrain_budget} attempts per {cfg.drift.budget_period_hours:g} h"
+        return f"{BUDGET_SPENT}: {cfg.drift.retrain_budget} attempts per {cfg.drift.budget_period_hours:g} h"
     return None
 
 
@@ -155,7 +158,9 @@ def record_skip(claim: RetrainClaim) -> None:
     cfg = load_dataset(claim.dataset)
     payload = claim.model_dump(mode="json")
     event_id = events.deterministic_id(events.RETRAIN_SKIPPED, claim.flow_run_id or claim.key, claim.reason)
-    events.emit(events.RETRAIN_SKIPPED, events.model_resource(claim.model, claim.dataset), payload, event_id)
+    # A label, not only the reason's text: an automation can match it (the budget-spent notification does).
+    spent = {"driftloop.budget-spent": str(claim.reason.startswith(BUDGET_SPENT)).lower()}
+    events.emit(events.RETRAIN_SKIPPED, events.model_resource(claim.model, claim.dataset) | spent, payload, event_id)
     create_markdown_artifact(
         key=artifact_key("retrain", claim.dataset),
         markdown=f"### Retrain skipped for `{claim.model}`\n\n**Why:** {claim.reason}\n\n"
