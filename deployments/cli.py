@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from uuid import UUID
 
 from pydantic import ValidationError
 
@@ -102,6 +103,15 @@ def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
+    from tasks.model.steps.approval import answer
+
+    with stack_api(settings):
+        answer(args.flow_run, approve=not args.reject, reason=args.reason)
+    print(f"{'rejected' if args.reject else 'approved'}: flow run {args.flow_run} goes on")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="driftloop", description="driftloop's local stack and demo.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -137,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     retention_help = "Expire {} after {} days by a bucket lifecycle rule (see deployments/bucket/lifecycle.json)."
     init.add_argument("--retention-days", type=int, metavar="N", help=retention_help.format("landing/ objects", "N"))
     init.add_argument("--report-retention-days", type=int, metavar="M", help=retention_help.format("reports/", "M"))
+    approve = _add("approve", _cmd_approve, "Answer a promotion waiting for approval (Paused), as the UI's form does.")
+    approve.add_argument("flow_run", type=UUID, help="Id of the paused promote run (in the notification's link).")
+    approve.add_argument("--reject", action="store_true", help="Reject the challenger instead of approving it.")
+    approve.add_argument("--reason", required=True, help="Why; recorded in the champion's history.")
     history = _add("history", _cmd_history, "Show every move of a dataset's champion alias, oldest first.")
     history.add_argument("dataset", nargs="?", default=names.DEMO_DATASET, help="Dataset block name.")
     return parser

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.client.schemas.objects import State
 
+from tasks.model.steps.approval import await_approval
 from tasks.model.steps.promote import (
     PromotionDecision,
     announce_decision,
@@ -25,7 +26,9 @@ def promote(dataset: str = "", challenger_version: int | str = "") -> State[Prom
     decision is recorded right after the history record it was judged against, and only then does the alias move: of
     two decisions on one champion, the second ends `stale-champion`. A rejection is a normal, completed outcome: the
     decision is returned, recorded, emitted and kept as an artifact. Promoting the champion itself changes nothing.
-    The run ends in a Completed state named by the outcome (`Promoted`, `Rejected`, ...) with the reasons.
+    The run ends in a Completed state named by the outcome (`Promoted`, `Rejected`, ...) with the reasons. Where
+    the promotion policy has `require_approval`, a challenger that passed every gate waits (Paused) for a person's
+    answer, with the gate table on the form; no answer within `approval_timeout_hours` rejects it.
 
     Args:
         dataset: Name of the dataset block; empty means the only one (with several, a name is required).
@@ -36,6 +39,8 @@ def promote(dataset: str = "", challenger_version: int | str = "") -> State[Prom
     version: str = resolve_challenger(cfg, str(challenger_version))
     # judge
     decision: PromotionDecision = judge(cfg, version)
+    # approve
+    decision = await_approval(cfg, decision)
     # decide
     decision = apply_decision(cfg, decision)
     # announce

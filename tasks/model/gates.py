@@ -58,6 +58,7 @@ class PromotionDecision(BaseModel):
     judged_at: int = 0
     outcome: Outcome = "rejected"
     record: HistoryRecord | None = None  # the history record that holds the decision, once written
+    approval: str = ""  # a person's answer and reason, where the promotion policy requires one
 
     def __str__(self) -> str:
         return f"{self.outcome} v{self.challenger_version}" + (f": {'; '.join(self.reasons)}" if self.reasons else "")

@@ -20,6 +20,7 @@ DRIFT_DETECTED = "driftloop.drift.detected"
 MODEL_REGISTERED = "driftloop.model.registered"
 MODEL_PROMOTED = "driftloop.model.promoted"
 MODEL_REJECTED = "driftloop.model.rejected"
+MODEL_AWAITING_APPROVAL = "driftloop.model.awaiting-approval"
 MODEL_ROLLED_BACK = "driftloop.model.rolled-back"
 RETRAIN_SKIPPED = "driftloop.retrain.skipped"
 
@@ -33,6 +34,7 @@ ALL_EVENTS = (
     MODEL_REGISTERED,
     MODEL_PROMOTED,
     MODEL_REJECTED,
+    MODEL_AWAITING_APPROVAL,
     MODEL_ROLLED_BACK,
     RETRAIN_SKIPPED,
 )

@@ -185,3 +185,11 @@ class PromotionPolicyFields(BaseModel):
     max_latency_ms_per_1k: float = Field(
         default=50.0, gt=0, description="Scoring latency SLA, milliseconds per 1,000 rows."
     )
+    require_approval: bool = Field(
+        default=False,
+        description="After every gate passed, promote waits (Paused) for a person to approve or reject in the UI, "
+        "or with `driftloop approve`.",
+    )
+    approval_timeout_hours: float = Field(
+        default=24.0, gt=0, description="With no answer within this long, the challenger is rejected."
+    )

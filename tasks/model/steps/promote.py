@@ -102,7 +102,8 @@ def apply_decision(cfg: DatasetConfig, decision: PromotionDecision) -> Promotion
         return decision
     version, champion = decision.challenger_version, decision.champion_version
     if decision.promoted:
-        entry = history.record(cfg, "promote", champion, version, "all gates passed")
+        why = "; ".join(["all gates passed", *([decision.approval] if decision.approval else [])])
+        entry = history.record(cfg, "promote", champion, version, why)
         written = history.write_at(cfg, entry, decision.judged_at + 1)
         if written is not None:
             history.move_alias(cfg, written)
