@@ -162,3 +162,11 @@ def test_the_readme_lists_every_driftloop_setting() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
     missing = [name for name in Settings.model_fields if f"`DRIFTLOOP_{name.upper()}`" not in readme]
     assert missing == []
+
+
+def test_approve_takes_a_flow_run_id_a_reason_and_an_optional_reject() -> None:
+    run = "5f0c6b1e-2d8a-4f61-9a57-0c2b9e7d4a10"
+    parsed = build_parser().parse_args(["approve", run, "--reject", "--reason", "launch freeze"])
+    assert (str(parsed.flow_run), parsed.reject, parsed.reason) == (run, True, "launch freeze")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["approve", "not-a-run-id", "--reason", "x"])

@@ -134,8 +134,13 @@ def _attempt(cfg: DatasetConfig, claim: RetrainClaim) -> Attempt:
         number=claim.attempt,
         flow_run_id=claim.flow_run_id or "no-flow-run",
         started_at=claim.claimed_at,
-        lease_until=claim.claimed_at + timedelta(minutes=cfg.drift.attempt_lease_minutes),
+        lease_until=claim.claimed_at + timedelta(minutes=cfg.drift.attempt_lease_minutes) + _approval_wait(cfg),
     )
+
+
+def _approval_wait(cfg: DatasetConfig) -> timedelta:
+    """An attempt whose promotion waits for a person holds its episode that much longer."""
+    return timedelta(hours=cfg.promotion.approval_timeout_hours if cfg.promotion.require_approval else 0)
 
 
 def _remember_for_rollback(claim: RetrainClaim) -> None:
