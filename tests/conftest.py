@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-from blocks.models import StorageLocation
+from blocks import names
+from blocks.models import PromotionPolicy, StorageLocation
 from blocks.register import demo_dataset, register_block_types, save_defaults
 from blocks.settings import Settings, process_environment
 from deployments.stack import mlflow_server, s3_server, services
 from deployments.stack.state import LocalCredentials, load_or_create_credentials, prepare_home
-from tasks.platform.config import DatasetConfig, load_dataset
+from tasks.platform.config import DatasetConfig, load_block, load_dataset
 from tasks.platform.store import open_store
 
 pytest_plugins = ["tests.stack_fixture", "tests.durable_fixture", "tests.chaos_results"]
@@ -115,3 +116,17 @@ def dataset(stack_blocks: Settings) -> DatasetConfig:
     spec.model_name = f"credit-risk-{name}"
     spec.save(name, overwrite=True)
     return load_dataset(name)
+
+
+@pytest.fixture
+def promotion_policy(dataset: DatasetConfig) -> Iterator[Callable[..., DatasetConfig]]:
+    """Change fields of the (global) promotion policy for one test; the saved policy comes back after."""
+    before = load_block(PromotionPolicy, names.PROMOTION_POLICY)
+
+    def change(**fields: object) -> DatasetConfig:
+        policy = before.model_copy(update=fields)
+        PromotionPolicy(**policy.model_dump(exclude={"block_type_slug"})).save(names.PROMOTION_POLICY, overwrite=True)
+        return load_dataset(dataset.name)
+
+    yield change
+    before.save(names.PROMOTION_POLICY, overwrite=True)

@@ -185,6 +185,29 @@ class PromotionPolicyFields(BaseModel):
     max_latency_ms_per_1k: float = Field(
         default=50.0, gt=0, description="Scoring latency SLA, milliseconds per 1,000 rows."
     )
+    slice_columns: list[str] = Field(
+        default=[],
+        description="Categorical columns whose values are groups of customers to judge one by one (e.g. region); a "
+        "column a dataset lacks is ignored for it.",
+    )
+    min_slice_rows: int = Field(default=200, ge=1, description="Smaller slices are reported, not judged.")
+    min_slice_auc: float = Field(default=0.0, ge=0, le=1, description="Floor on the challenger's AUC in every slice.")
+    max_slice_regression: float = Field(
+        default=0.02,
+        ge=0,
+        description="Largest AUC drop against the champion allowed in any slice (judged only when the drop's "
+        "bootstrap lower bound is above zero).",
+    )
+    max_parity_difference: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Largest demographic-parity difference between the slices of a column (shares of positive "
+        "decisions at decision_threshold); empty means not judged.",
+    )
+    decision_threshold: float = Field(
+        default=0.5, gt=0, lt=1, description="Score at or above which a row counts as a positive decision."
+    )
     require_approval: bool = Field(
         default=False,
         description="After every gate passed, promote waits (Paused) for a person to approve or reject in the UI, "

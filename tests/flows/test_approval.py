@@ -4,7 +4,7 @@ reason in the history, reject and silence keep the champion. On the real S3, MLf
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -13,32 +13,16 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
 from prefect.client.schemas.objects import FlowRun
 
-from blocks import names
-from blocks.models import PromotionPolicy
 from deployments.watch.runs import wait_until
 from flows.promote import promote
 from flows.train import train
 from tasks.model.history import read_log
 from tasks.model.registry import CHAMPION, alias_version
 from tasks.model.steps.approval import answer
-from tasks.platform.config import DatasetConfig, load_block, load_dataset
+from tasks.platform.config import DatasetConfig
 from tests.flows.test_train_promote import land
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-
-
-@pytest.fixture
-def requiring_approval(dataset: DatasetConfig) -> Iterator[Callable[[float], DatasetConfig]]:
-    """Switch the promotion policy to require approval (with a given timeout); the saved policy comes back after."""
-    before = load_block(PromotionPolicy, names.PROMOTION_POLICY)
-
-    def require(timeout_hours: float) -> DatasetConfig:
-        policy = before.model_copy(update={"require_approval": True, "approval_timeout_hours": timeout_hours})
-        PromotionPolicy(**policy.model_dump(exclude={"block_type_slug"})).save(names.PROMOTION_POLICY, overwrite=True)
-        return load_dataset(dataset.name)
-
-    yield require
-    before.save(names.PROMOTION_POLICY, overwrite=True)
 
 
 def promote_in_background(cfg: DatasetConfig, version: str) -> tuple[threading.Thread, dict[str, Any]]:
@@ -62,11 +46,11 @@ def paused_promotion(cfg: DatasetConfig) -> FlowRun:
 
 
 def test_a_passing_challenger_waits_then_approve_promotes_with_the_reason(
-    dataset: DatasetConfig, requiring_approval: Callable[[float], DatasetConfig]
+    dataset: DatasetConfig, promotion_policy: Callable[..., DatasetConfig]
 ) -> None:
     land(dataset, 4)
     version = train(dataset=dataset.name)
-    cfg = requiring_approval(24)
+    cfg = promotion_policy(require_approval=True, approval_timeout_hours=24)
     thread, out = promote_in_background(cfg, version)
     run = paused_promotion(cfg)
     assert alias_version(cfg, CHAMPION) is None  # nothing moved while it waits
@@ -82,11 +66,12 @@ def test_a_passing_challenger_waits_then_approve_promotes_with_the_reason(
 
 @pytest.mark.parametrize("how", ["reject", "timeout"])
 def test_a_rejected_or_unanswered_approval_keeps_the_champion(
-    dataset: DatasetConfig, requiring_approval: Callable[[float], DatasetConfig], how: str
+    dataset: DatasetConfig, promotion_policy: Callable[..., DatasetConfig], how: str
 ) -> None:
     land(dataset, 4)
     version = train(dataset=dataset.name)
-    cfg = requiring_approval(24 if how == "reject" else 12 / 3600)  # twelve seconds without an answer
+    hours = 24 if how == "reject" else 12 / 3600  # twelve seconds without an answer
+    cfg = promotion_policy(require_approval=True, approval_timeout_hours=hours)
     thread, out = promote_in_background(cfg, version)
     run = paused_promotion(cfg)
     if how == "reject":

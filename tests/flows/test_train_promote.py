@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from prefect.artifacts import Artifact
 
 from flows.promote import promote
 from flows.train import train
-from tasks.contracts.credit import CONTRACT_VERSION
+from tasks.contracts.credit import CONTRACT_VERSION, REGION
 from tasks.data.lake_io import list_batches
 from tasks.model import integrity
 from tasks.model.champions import moves
@@ -37,6 +38,7 @@ from tasks.model.registry import (
 from tasks.model.scoring import predict
 from tasks.model.steps.promote import apply_decision, judge
 from tasks.model.steps.score import read_holdout
+from tasks.platform.artifacts import artifact_key
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.errors import ConfigurationError, NotEnoughData
 from tests.batches import write_validated
@@ -256,3 +258,20 @@ def test_a_rejection_decided_again_by_a_retry_is_recorded_and_announced_once(dat
     first, again = decided_twice()
     assert first.record is not None and again.record == first.record
     assert [(r.sequence, r.action) for r in read_log(dataset)] == [(1, "promote"), (2, "reject")]
+
+
+def test_slice_gates_judge_each_region_and_a_rejection_names_the_slice(
+    dataset: DatasetConfig, promotion_policy: Callable[..., DatasetConfig]
+) -> None:
+    land(dataset, 4)
+    version = train(dataset=dataset.name)
+    # an impossible floor for one column's slices: every judged region fails it, by name and number
+    cfg = promotion_policy(slice_columns=["region", "no_such_column"], min_slice_rows=100, min_slice_auc=0.99)
+    decision = promote(dataset=cfg.name, challenger_version=version)
+    assert decision.outcome == "rejected"
+    regions = sorted(g.gate.removeprefix("slice-auc region=") for g in decision.gates if g.gate.startswith("slice-auc"))
+    assert regions == sorted(REGION), regions
+    assert all(reason.startswith("slice-auc region=") for reason in decision.reasons)
+    assert not any("no_such_column" in g.gate for g in decision.gates)  # a column the dataset lacks is not judged
+    table = Artifact.get(artifact_key("promotion", cfg.name))
+    assert table is not None and "slice-auc region=" in str(table.data)

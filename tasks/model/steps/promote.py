@@ -13,19 +13,17 @@ from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
 from tasks.model import champions, history
-from tasks.model.gates import Evidence, PromotionDecision, evaluate_gates, failed, lift_lower_bound
-from tasks.model.metrics import roc_auc_or_nan
+from tasks.model.gates import PromotionDecision, evaluate_gates, failed
 from tasks.model.registry import (
     CHALLENGER,
     add_to_description,
     alias_version,
     client_for,
-    load_model,
     release_alias,
     require_version,
 )
-from tasks.model.scoring import latency_ms_per_1k, predict
-from tasks.model.steps.score import read_holdout
+from tasks.model.slices import slice_gates
+from tasks.model.steps.evidence import gather_evidence
 from tasks.platform import events
 from tasks.platform.artifacts import publish_table
 from tasks.platform.config import DatasetConfig, load_dataset
@@ -66,30 +64,12 @@ def judge(cfg: DatasetConfig, challenger_version: str) -> PromotionDecision:
     )
     if challenger_version == champion:
         return decision
-    gates = evaluate_gates(_evidence(cfg, challenger_version, champion), cfg.promotion)
+    evidence, slices = gather_evidence(cfg, challenger_version, champion)
+    gates = evaluate_gates(evidence, cfg.promotion) + slice_gates(slices, cfg.promotion)
     passed = not failed(gates)
     outcome = "promoted" if passed else "rejected"
     return decision.model_copy(
         update={"promoted": passed, "gates": gates, "reasons": failed(gates), "outcome": outcome}
-    )
-
-
-def _evidence(cfg: DatasetConfig, challenger_version: str, champion: str | None) -> Evidence:
-    holdout = read_holdout(cfg, challenger_version)
-    labels = holdout.get_column(cfg.columns.target).to_numpy()
-    challenger_model = load_model(cfg, challenger_version)
-    challenger_scores = predict(challenger_model, holdout, cfg.columns)
-    champion_scores = predict(load_model(cfg, champion), holdout, cfg.columns) if champion else None
-    policy = cfg.promotion
-    return Evidence(
-        challenger_auc=roc_auc_or_nan(labels, challenger_scores),
-        champion_auc=roc_auc_or_nan(labels, champion_scores) if champion_scores is not None else None,
-        lift_lower_bound=lift_lower_bound(
-            labels, challenger_scores, champion_scores, policy.bootstrap_rounds, policy.confidence
-        )
-        if champion_scores is not None
-        else None,
-        latency_ms_per_1k=latency_ms_per_1k(challenger_model, holdout, cfg.columns),
     )
 
 
