@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -16,6 +15,7 @@ from prefect.client.schemas.objects import FlowRun
 from deployments.watch.runs import wait_until
 from flows.promote import promote
 from flows.train import train
+from tasks.model.gates import PromotionDecision
 from tasks.model.history import read_log
 from tasks.model.registry import CHAMPION, alias_version
 from tasks.model.steps.approval import answer
@@ -45,45 +45,39 @@ def paused_promotion(cfg: DatasetConfig) -> FlowRun:
     return paused()[0]
 
 
-def test_a_passing_challenger_waits_then_approve_promotes_with_the_reason(
-    dataset: DatasetConfig, promotion_policy: Callable[..., DatasetConfig]
-) -> None:
-    land(dataset, 4)
-    version = train(dataset=dataset.name)
-    cfg = promotion_policy(require_approval=True, approval_timeout_hours=24)
+def decide(cfg: DatasetConfig, version: str, reply: tuple[bool, str] | None) -> tuple[PromotionDecision, FlowRun]:
+    """Promote `version`, answer its pause with `reply` (None: let it time out), and return the decision and run."""
     thread, out = promote_in_background(cfg, version)
     run = paused_promotion(cfg)
     assert alias_version(cfg, CHAMPION) is None  # nothing moved while it waits
     assert run.state is not None and run.state.state_details.run_input_keyset  # a form is waiting
-    answer(run.id, approve=True, reason="checked the slices by hand")
-    thread.join(120)
-    decision = out["decision"]
-    assert decision.promoted and decision.outcome == "promoted"
-    assert alias_version(cfg, CHAMPION) == version
-    (record,) = read_log(cfg)
-    assert record.action == "promote" and record.why.endswith("approved by a person: checked the slices by hand")
+    if reply is not None:
+        answer(run.id, approve=reply[0], reason=reply[1])
+    thread.join(180)
+    with get_client(sync_client=True) as client:
+        return out["decision"], client.read_flow_run(run.id)
 
 
-@pytest.mark.parametrize("how", ["reject", "timeout"])
-def test_a_rejected_or_unanswered_approval_keeps_the_champion(
-    dataset: DatasetConfig, promotion_policy: Callable[..., DatasetConfig], how: str
+def test_silence_and_a_rejection_keep_the_champion_and_an_approval_promotes_with_its_reason(
+    dataset: DatasetConfig, promotion_policy: Callable[..., DatasetConfig]
 ) -> None:
     land(dataset, 4)
     version = train(dataset=dataset.name)
-    hours = 24 if how == "reject" else 12 / 3600  # twelve seconds without an answer
-    cfg = promotion_policy(require_approval=True, approval_timeout_hours=hours)
-    thread, out = promote_in_background(cfg, version)
-    run = paused_promotion(cfg)
-    if how == "reject":
-        answer(run.id, approve=False, reason="launch freeze")
-    thread.join(180)
-    decision = out["decision"]
-    assert not decision.promoted and decision.outcome == "rejected"
-    expected = "rejected by a person: launch freeze" if how == "reject" else "no answer within"
-    assert expected in decision.reasons[0]
+
+    cfg = promotion_policy(require_approval=True, approval_timeout_hours=12 / 3600)  # twelve seconds to answer
+    unanswered, run = decide(cfg, version, None)
+    assert unanswered.outcome == "rejected" and unanswered.reasons == [f"no answer within {12 / 3600:g} h"]
+    assert run.state is not None and run.state.is_completed() and run.state.name == "Rejected"  # not a failure
+
+    cfg = promotion_policy(require_approval=True, approval_timeout_hours=24)
+    rejected, run = decide(cfg, version, (False, "launch freeze"))
+    assert rejected.outcome == "rejected" and rejected.reasons == ["rejected by a person: launch freeze"]
     assert alias_version(cfg, CHAMPION) is None
-    (record,) = read_log(cfg)
-    assert record.action == "reject" and expected in record.why
-    with get_client(sync_client=True) as client:
-        final = client.read_flow_run(UUID(str(run.id))).state
-    assert final is not None and final.is_completed() and final.name == "Rejected"  # a decision, not a failure
+
+    approved, run = decide(cfg, version, (True, "checked the slices by hand"))
+    assert approved.promoted and run.state is not None and run.state.name == "Promoted"
+    assert alias_version(cfg, CHAMPION) == version
+    log = read_log(cfg)
+    assert [record.action for record in log] == ["reject", "reject", "promote"]
+    assert "no answer within" in log[0].why and log[1].why == "rejected by a person: launch freeze"
+    assert log[2].why == "all gates passed; approved by a person: checked the slices by hand"
