@@ -35,6 +35,7 @@ class IngestOutcome(BaseModel):
     next_attempt_at: datetime | None = None  # failed: when the scheduled sweep tries it again
     at: datetime | None = None
     writer: str | None = None  # which ingest attempt wrote the ledger record, so its own retry recognises it
+    changed_since: bool = False  # already handled, and the object under the key is no longer what was handled
 
 
 def parse_object(key: str, body: bytes) -> pl.DataFrame:

@@ -398,3 +398,23 @@ def test_an_unknown_key_is_answered_with_what_is_under_the_landing_prefix(datase
     with pytest.raises(ConfigurationError, match=rf"no object at '.*nowhere.parquet'; under .*: {landed}$"):
         ingest(dataset=dataset.name, key=f"{landing_prefix(dataset.name)}nowhere.parquet")
     assert list_batches(dataset.store, dataset.name) == []  # nothing ingested, nothing recorded
+
+
+def test_a_fix_uploaded_under_the_quarantined_key_is_not_read_and_the_run_says_to_use_a_new_name(
+    dataset: DatasetConfig,
+) -> None:
+    name, store = dataset.name, dataset.store
+    (key,) = simulate(dataset=name, scenario="schema_break", batches=1, rows=300)
+    assert run_ingest(name, key)[1][0].outcome == "quarantined"
+    (good,) = simulate(dataset=name, scenario="baseline", batches=1, rows=300, seed=5)
+    store.put(key, store.get(good))  # the producer "fixes" the file in place
+
+    state, (outcome,) = run_ingest(name, key)
+
+    assert outcome.outcome == "already_handled" and outcome.changed_since
+    assert state.is_failed() and f"Not read again {key}: ledger says quarantined" in (state.message or "")
+    assert "upload the fix under a new name" in (state.message or "")
+    assert [meta.source_key for meta in list_batches(store, name)] == []  # nothing ingested from the changed key
+    assert run_ingest(name, good)[1][0].outcome == "ingested"  # under a name of their own the good bytes go in
+    unchanged = run_ingest(name, good)[1][0]
+    assert unchanged.outcome == "already_handled" and not unchanged.changed_since  # a replay of an unchanged key

@@ -71,8 +71,8 @@ def ingest_object(dataset: str, key: str) -> IngestOutcome:
 def _ingest(dataset: str, key: str) -> IngestOutcome:
     intake = load_intake(dataset)
     previous = read_ledger(intake.store, dataset, key)
-    if previous is not None:
-        return already_handled(previous)
+    if previous is not None:  # only a named key gets here (the sweep skips settled keys): one GET to compare
+        return already_handled(previous, sha256(read_object(intake.store, key)) if intake.store.exists(key) else None)
     body = read_object(intake.store, key)
     digest = sha256(body)
     try:
@@ -116,6 +116,7 @@ def verdict(outcomes: list[IngestOutcome], skipped: dict[str, str] | None = None
         for o in outcomes
         if o.outcome == "failed" and o.next_attempt_at is not None
     ]
+    problems += [f"Not read again {o.key}: {o.reason}" for o in outcomes if o.changed_since]
     problems += [f"Skipped dataset {name!r}: {why}" for name, why in (skipped or {}).items()]
     if problems:
         failure = f"{message}. " + "; ".join(problems)

@@ -142,5 +142,14 @@ def announce(dataset: str, outcome: IngestOutcome) -> None:
     publish_table("ingest", dataset, artifact_rows(outcome), description)
 
 
-def already_handled(previous: IngestOutcome) -> IngestOutcome:
-    return previous.model_copy(update={"outcome": "already_handled", "reason": f"ledger says {previous.outcome}"})
+def already_handled(previous: IngestOutcome, digest_now: str | None = None) -> IngestOutcome:
+    """The ledger's outcome, again; if the object under the key changed since (a fix uploaded under the same name),
+    saying so and what to do: a key is read once, so its ledger stays the truth about what was ingested."""
+    reason = f"ledger says {previous.outcome}"
+    changed = digest_now is not None and digest_now != previous.sha256
+    if digest_now is not None and changed:
+        reason += (
+            f"; the object under this key changed since (sha256 {previous.sha256[:12]}… now {digest_now[:12]}…) and "
+            "is not read again: upload the fix under a new name"
+        )
+    return previous.model_copy(update={"outcome": "already_handled", "reason": reason, "changed_since": changed})
