@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -11,7 +12,6 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 from prefect._internal.result_records import ResultRecordMetadata
-from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     DeploymentFilter,
@@ -26,15 +26,18 @@ from prefect_aws import S3Bucket
 
 from blocks import names
 from blocks.models import StorageLocation
-from blocks.register import BLOCK_TYPES
+from blocks.register import BLOCK_TYPES, demo_dataset
 from blocks.settings import PROJECT_ROOT, Settings
 from deployments.stack import automations, postgres, status, worker
+from deployments.stack.automations import ALERTS_BLOCK
 from deployments.stack.environment import prefect_home
 from deployments.stack.state import load_or_create_credentials
 from deployments.stack.worker import WORKER_NAME
 from deployments.watch.runs import wait_until
+from flows.simulate import simulate
+from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.store import open_store
-from tests.alerts_receiver import receiver
+from tests.alerts import alerts_block, announce_checks, announce_rejection, drift, messages, receiver, skip_for_budget
 from tests.stack_fixture import cli_environment, run_cli, run_python, stack_api
 
 pytestmark = [pytest.mark.stack, pytest.mark.xdist_group("stack")]
@@ -206,21 +209,48 @@ def test_a_failed_runs_result_is_kept_in_the_bucket_not_on_the_workers_disk(loca
     assert isinstance(error, Exception) and missing in str(error)
 
 
-def test_a_failed_run_is_announced_with_a_link_that_opens_the_run(local_stack: Settings) -> None:
+def test_every_kind_of_alert_reaches_the_block_once_per_decision_with_links_that_open(local_stack: Settings) -> None:
     with receiver() as got, stack_api(local_stack):
-        alerts = CustomWebhookNotificationBlock(
-            name="driftloop", url=got.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
-        )
-        alerts.save(automations.ALERTS_BLOCK, overwrite=True)
+        alerts_block(got.url)
         assert "driftloop-alert-run-failed created" in run_cli(local_stack, "up").stdout  # `up` applies them
-        # a dataset that does not exist: the run fails (and no champion of the session's other tests moves)
-        run = run_deployment("rollback/driftloop", parameters={"dataset": "no-such-dataset"}, timeout=300)
-        assert run.state is not None and run.state.is_failed(), run.state
-        wait_until(lambda: any(str(run.id) in m["body"] for m in got.received), 90, "the failed-run alert")
+        cfg = fresh_dataset()
+        # one episode checked twice, a second episode, an unconfirmed drift (no alert); a rejection; a spent budget
+        quiet = drift(cfg, "b9", "b9").model_copy(update={"confirmed": False, "episode_batches": ["b9"]})
+        announce_checks([drift(cfg, "b2", "b1"), drift(cfg, "b3", "b1"), drift(cfg, "b8", "b7"), quiet])
+        announce_rejection(cfg)
+        skip_for_budget(cfg)
+        # a bad object lands: the automation's ingest quarantines it, and the run fails (a person is needed)
+        (bad,) = simulate(dataset=cfg.name, scenario="schema_break", batches=1, rows=200)
+        failed = run_deployment("rollback/driftloop", parameters={"dataset": "no-such-dataset"}, timeout=300)
+        assert failed.state is not None and failed.state.is_failed(), failed.state
+
+        kinds = ["drift confirmed", "rejected", "budget spent", "quarantined", "ingest run", "rollback run"]
+        wait_until(lambda: all(messages(got, kind) for kind in kinds), 180, "every kind of alert")
+        time.sleep(5)  # a second alert for a decision would arrive within the same few seconds
+        once = {kind: {m["body"] for m in messages(got, kind)} for kind in kinds}
         with get_client(sync_client=True) as client:
-            client.delete_block_document(alerts._block_document_id)
-    (alert,) = {m["body"] for m in got.received if str(run.id) in m["body"]}
-    link = f"http://{local_stack.host}:{local_stack.prefect_port}/runs/flow-run/{run.id}"
-    assert link in alert and "no-such-dataset" in alert
+            client.delete_block_document(client.read_block_document_by_name(ALERTS_BLOCK, "custom-webhook").id)
+        silenced = run_cli(local_stack, "up").stdout
+
+    drifts = once["drift confirmed"]  # two episodes, each once; the unconfirmed one stays quiet
+    assert len(drifts) == 2 and len([body for body in drifts if "(onset b1)" in body]) == 1, drifts
+    (rejection,) = once["rejected"]
+    assert "FAIL  min_lift: -0.01235 vs 0" in rejection and "champion v3 -> v4" in rejection
+    assert len(once["budget spent"]) == 1 and len(once["quarantined"]) == 1
+    assert bad in next(iter(once["quarantined"])) and all(bad in body for body in once["ingest run"])
+    (rollback,) = once["rollback run"]
+    ui = f"http://{local_stack.host}:{local_stack.prefect_port}"
+    link = f"{ui}/runs/flow-run/{failed.id}"
+    assert link in rollback and "no-such-dataset" in rollback
+    assert all(f"{ui}/runs/flow-run/" in body for bodies in once.values() for body in bodies)
     assert requests.get(link, timeout=10).status_code == 200  # the UI serves the run's page
-    assert "driftloop-alert-run-failed off" in run_cli(local_stack, "up").stdout  # no block: silence again
+    assert "driftloop-alert-run-failed off" in silenced  # no block: silence again
+
+
+def fresh_dataset() -> DatasetConfig:
+    """A copy of the demo dataset under a new name on the stack, so the session's other tests never see its batches."""
+    name = f"alerts-{uuid.uuid4().hex[:6]}"
+    spec = demo_dataset()
+    spec.model_name = f"credit-risk-{name}"
+    spec.save(name, overwrite=True)
+    return load_dataset(name)
