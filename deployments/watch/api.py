@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+
+class _DrainProgress(logging.Filter):
+    """Drops the events worker's "Still processing items" line: it is the progress of a drain that waits for every
+    queued event (ours, on leaving `prefect_api`), not a problem. Its other warnings, such as a full queue dropping
+    events, still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Still processing items")
+
+
+logging.getLogger(EventsWorker.__name__).addFilter(_DrainProgress())
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from prefect.deployments import run_deployment
 from prefect_aws import S3Bucket
 
 from blocks import names
-from blocks.models import StorageLocation
+from blocks.models import DriftPolicy, StorageLocation
 from blocks.register import BLOCK_TYPES, demo_dataset
 from blocks.settings import PROJECT_ROOT, Settings
 from deployments.stack import automations, postgres, status, worker
@@ -35,7 +35,7 @@ from deployments.stack.state import load_or_create_credentials
 from deployments.stack.worker import WORKER_NAME
 from deployments.watch.runs import wait_until
 from flows.simulate import simulate
-from tasks.platform.config import DatasetConfig, load_dataset
+from tasks.platform.config import DatasetConfig, load_block, load_dataset
 from tasks.platform.store import open_store
 from tests.alerts import alerts_block, announce_checks, announce_rejection, drift, messages, receiver, skip_for_budget
 from tests.stack_fixture import cli_environment, run_cli, run_python, stack_api
@@ -212,6 +212,8 @@ def test_a_failed_runs_result_is_kept_in_the_bucket_not_on_the_workers_disk(loca
 def test_every_kind_of_alert_reaches_the_block_once_per_decision_with_links_that_open(local_stack: Settings) -> None:
     with receiver() as got, stack_api(local_stack):
         alerts_block(got.url)
+        policy = load_block(DriftPolicy, names.DRIFT_POLICY)
+        policy.model_copy(update={"alert_if_no_check_hours": 20 / 3600}).save(names.DRIFT_POLICY, overwrite=True)
         assert "driftloop-alert-run-failed created" in run_cli(local_stack, "up").stdout  # `up` applies them
         cfg = fresh_dataset()
         # one episode checked twice, a second episode, an unconfirmed drift (no alert); a rejection; a spent budget
@@ -225,11 +227,13 @@ def test_every_kind_of_alert_reaches_the_block_once_per_decision_with_links_that
         assert failed.state is not None and failed.state.is_failed(), failed.state
 
         kinds = ["drift confirmed", "rejected", "budget spent", "quarantined", "ingest run", "rollback run"]
+        kinds.append(f"no drift check of {cfg.model_name}")  # twenty seconds after its last check
         wait_until(lambda: all(messages(got, kind) for kind in kinds), 180, "every kind of alert")
         time.sleep(5)  # a second alert for a decision would arrive within the same few seconds
         once = {kind: {m["body"] for m in messages(got, kind)} for kind in kinds}
         with get_client(sync_client=True) as client:
             client.delete_block_document(client.read_block_document_by_name(ALERTS_BLOCK, "custom-webhook").id)
+        policy.save(names.DRIFT_POLICY, overwrite=True)
         silenced = run_cli(local_stack, "up").stdout
 
     drifts = once["drift confirmed"]  # two episodes, each once; the unconfirmed one stays quiet
@@ -237,13 +241,17 @@ def test_every_kind_of_alert_reaches_the_block_once_per_decision_with_links_that
     (rejection,) = once["rejected"]
     assert "FAIL  min_lift: -0.01235 vs 0" in rejection and "champion v3 -> v4" in rejection
     assert len(once["budget spent"]) == 1 and len(once["quarantined"]) == 1
+    (silent,) = once[f"no drift check of {cfg.model_name}"]
+    assert f"(dataset {cfg.name})" in silent
     assert bad in next(iter(once["quarantined"])) and all(bad in body for body in once["ingest run"])
     (rollback,) = once["rollback run"]
     ui = f"http://{local_stack.host}:{local_stack.prefect_port}"
     link = f"{ui}/runs/flow-run/{failed.id}"
     assert link in rollback and "no-such-dataset" in rollback
-    assert all(f"{ui}/runs/flow-run/" in body for bodies in once.values() for body in bodies)
-    assert requests.get(link, timeout=10).status_code == 200  # the UI serves the run's page
+    linked = [body for kind, bodies in once.items() if not kind.startswith("no drift check") for body in bodies]
+    assert all(f"{ui}/runs/flow-run/" in body for body in linked)
+    page = requests.get(link, headers={"Accept": "text/html"}, timeout=10)  # as a browser opens it
+    assert page.status_code == 200 and page.text.lstrip().startswith("<!DOCTYPE html>")  # the UI's page for the run
     assert "driftloop-alert-run-failed off" in silenced  # no block: silence again
 
 
