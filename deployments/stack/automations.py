@@ -53,11 +53,17 @@ def apply(path: Path = AUTOMATIONS_FILE) -> dict[str, str]:
         alerts = alerts_block(client)
         wanted = declared(path, alerts, _silent_after())
         done = {automation.name: _apply_one(client, automation) for automation in wanted}
-        for name in {automation.name for automation in declared(path, UUID(int=0))} - set(done):
+        for name in sorted(notifying(path) - set(done)):
             for stale in client.read_automations_by_name(name):
                 client.delete_automation(stale.id)
             done[name] = f"off (no notification block named {ALERTS_BLOCK})"
     return done
+
+
+def notifying(path: Path = AUTOMATIONS_FILE) -> set[str]:
+    """Names of the automations in the file that send a notification."""
+    document: dict[str, Any] = yaml.safe_load(path.read_text())
+    return {entry["name"] for entry in document["automations"] if any(a["type"] == NOTIFY for a in entry["actions"])}
 
 
 def alerts_block(client: SyncPrefectClient) -> UUID | None:

@@ -39,6 +39,7 @@ def only_this_tests_automations() -> Iterator[None]:
 
 def test_notifications_exist_once_with_a_block_and_not_at_all_without_one(stack_blocks: object) -> None:
     assert {a.name for a in automations.declared(alerts=None)} == {"driftloop-crashed-runs"}
+    assert automations.notifying() == NOTIFYING
     alerts_block("http://127.0.0.1:9/hook")
     applied, again = automations.apply(), automations.apply()
     assert {name: applied[name] for name in NOTIFYING} == dict.fromkeys(NOTIFYING, "created")
