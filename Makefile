@@ -43,7 +43,7 @@ test: setup-dev lint typecheck
 # The fault suite: stops, restarts and SIGKILLs the processes of a stack of its own. Long: `make test` runs only
 # its fast cases (marker `fault`). Each case's row goes into bench/results/chaos.json (the README's table).
 chaos: setup-dev
-	$(BIN)/python -m pytest -m "chaos or fault" --chaos-results bench/results/chaos.json
+	$(BIN)/python -m pytest tests -m "chaos or fault" --chaos-results bench/results/chaos.json
 
 test-unit: setup-dev
 	$(BIN)/python -m pytest -m "not integration and not stack and not chaos"
