@@ -10,7 +10,8 @@ from prefect_aws import AwsCredentials
 from pydantic import Field
 
 from tasks.platform.contract import columns_of
-from tasks.platform.specs import DatasetFields, DriftPolicyFields, PromotionPolicyFields
+from tasks.platform.promotion_spec import PromotionPolicyFields
+from tasks.platform.specs import DatasetFields, DriftPolicyFields
 
 
 class StorageLocation(Block):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.client.schemas.objects import State
 
+from tasks.monitoring.steps.bake import check_bake
 from tasks.monitoring.steps.check import (
     MonitorSummary,
     check_batch,
@@ -30,7 +31,9 @@ def monitor(dataset: str = "", batch_id: str = "") -> State[MonitorSummary] | St
     and batches in ingest order, and whether it is confirmed (`confirm_batches` drifted batches in a row, or a strong
     AUC drop). Only a confirmed episode matches the retrain trigger; a quiet batch closes an unconfirmed one as
     transient. Events go out right after the summary is persisted, before MLflow and the artifact, so an MLflow
-    outage delays the views but never the retrain.
+    outage delays the views but never the retrain. While a new champion bakes, the champion it replaced scored the
+    batch too: when it does clearly better on the labelled rows, or the new one broke the scoring SLA, the summary
+    says `degraded` and `driftloop.model.degraded` starts the rollback automation.
 
     Args:
         dataset: Name of the dataset block to monitor; empty means the only one (with several, a name is required).
@@ -53,10 +56,12 @@ def monitor(dataset: str = "", batch_id: str = "") -> State[MonitorSummary] | St
     verdict = check_batch(dataset, checked_batch, version)
     # report
     report = render_report(dataset, checked_batch, version)
+    # bake
+    bake = check_bake(dataset, checked_batch, version)
     # episode
     episode = record_episode(dataset, checked_batch, verdict)
     # persist
-    summary: MonitorSummary = persist_summary(dataset, version, verdict, report, episode, checked_batch)
+    summary: MonitorSummary = persist_summary(dataset, version, verdict, report, episode, checked_batch, bake)
     # announce
     announce(summary)
     # track

@@ -60,6 +60,11 @@ def predictions_key(dataset: str, model_version: str, batch_id: str) -> str:
     return f"predictions/{dataset}/{model_version}/{batch_id}.parquet"
 
 
+def scoring_health_key(dataset: str, model_version: str, batch_id: str) -> str:
+    """Beside the predictions: how the version's scoring of the batch went (rows it failed, latency)."""
+    return f"predictions/{dataset}/{model_version}/{batch_id}.health.json"
+
+
 def report_prefix(dataset: str, kind: str, report_id: str) -> str:
     return f"reports/{dataset}/{kind}/{report_id}/"
 

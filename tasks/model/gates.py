@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from tasks.model.champions import HistoryRecord
 from tasks.model.metrics import roc_auc_or_nan
-from tasks.platform.specs import PromotionPolicyFields
+from tasks.platform.promotion_spec import PromotionPolicyFields
 
 BOOTSTRAP_SEED = 20240601
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from tasks.model.gates import GateResult, lift_lower_bound
 from tasks.model.metrics import roc_auc_or_nan
-from tasks.platform.specs import PromotionPolicyFields
+from tasks.platform.promotion_spec import PromotionPolicyFields
 
 
 class SliceEvidence(BaseModel):

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from tasks.model.bake import BakeVerdict
+
 PROFILE_VERSION = 1
 
 
@@ -132,3 +134,4 @@ class MonitorSummary(BaseModel):
     report_uri: str
     summary_uri: str
     report_agreement: float  # share of columns where Evidently's sampled verdict matches the engine's
+    bake: BakeVerdict | None = None  # during a new champion's bake period: against the champion it replaced

@@ -22,6 +22,7 @@ MODEL_PROMOTED = "driftloop.model.promoted"
 MODEL_REJECTED = "driftloop.model.rejected"
 MODEL_AWAITING_APPROVAL = "driftloop.model.awaiting-approval"
 MODEL_ROLLED_BACK = "driftloop.model.rolled-back"
+MODEL_DEGRADED = "driftloop.model.degraded"
 RETRAIN_SKIPPED = "driftloop.retrain.skipped"
 
 ALL_EVENTS = (
@@ -36,6 +37,7 @@ ALL_EVENTS = (
     MODEL_REJECTED,
     MODEL_AWAITING_APPROVAL,
     MODEL_ROLLED_BACK,
+    MODEL_DEGRADED,
     RETRAIN_SKIPPED,
 )
 

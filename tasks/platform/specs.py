@@ -1,4 +1,4 @@
-"""The pure configuration models: what a dataset declares and what the two policies decide with.
+"""The pure configuration models: what a dataset declares and what the drift policy decides with.
 
 Plain pydantic, so pure code (contract, training, drift, gates) takes them without importing Prefect; the Block
 classes in `blocks.models` add only what the UI needs (name, description) on top of these fields.
@@ -166,53 +166,3 @@ class DriftPolicyFields(BaseModel):
             "jensenshannon": self.jensenshannon_threshold,
         }
         return thresholds[method]
-
-
-class PromotionPolicyFields(BaseModel):
-    """The gates a challenger must pass, all of them, before it becomes champion."""
-
-    min_auc: float = Field(default=0.65, ge=0, le=1, description="Absolute floor on holdout ROC AUC.")
-    min_lift: float = Field(
-        default=0.002, ge=0, description="Minimum ROC AUC improvement over the champion on the same holdout."
-    )
-    confidence: float = Field(
-        default=0.9,
-        gt=0,
-        lt=1,
-        description="The bootstrap lower bound of the lift must be above zero at this level.",
-    )
-    bootstrap_rounds: int = Field(default=200, ge=20, description="Bootstrap resamples of the holdout.")
-    max_latency_ms_per_1k: float = Field(
-        default=50.0, gt=0, description="Scoring latency SLA, milliseconds per 1,000 rows."
-    )
-    slice_columns: list[str] = Field(
-        default=[],
-        description="Categorical columns whose values are groups of customers to judge one by one (e.g. region); a "
-        "column a dataset lacks is ignored for it.",
-    )
-    min_slice_rows: int = Field(default=200, ge=1, description="Smaller slices are reported, not judged.")
-    min_slice_auc: float = Field(default=0.0, ge=0, le=1, description="Floor on the challenger's AUC in every slice.")
-    max_slice_regression: float = Field(
-        default=0.02,
-        ge=0,
-        description="Largest AUC drop against the champion allowed in any slice (judged only when the drop's "
-        "bootstrap lower bound is above zero).",
-    )
-    max_parity_difference: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="Largest demographic-parity difference between the slices of a column (shares of positive "
-        "decisions at decision_threshold); empty means not judged.",
-    )
-    decision_threshold: float = Field(
-        default=0.5, gt=0, lt=1, description="Score at or above which a row counts as a positive decision."
-    )
-    require_approval: bool = Field(
-        default=False,
-        description="After every gate passed, promote waits (Paused) for a person to approve or reject in the UI, "
-        "or with `driftloop approve`.",
-    )
-    approval_timeout_hours: float = Field(
-        default=24.0, gt=0, description="With no answer within this long, the challenger is rejected."
-    )

@@ -11,13 +11,16 @@ from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
 from tasks.data import lake_io
-from tasks.data.lake import predictions_key
+from tasks.data.lake import checks_prefix, predictions_key, scoring_health_key
 from tasks.data.lake_io import read_batch
+from tasks.model import champions, history
+from tasks.model.bake import shadow_of
 from tasks.model.registry import champion_version, load_holdout, load_model
-from tasks.model.scoring import ScoredBatch, predict, prediction_frame
+from tasks.model.scoring import ScoredBatch, ScoringHealth, prediction_frame, timed_predict
 from tasks.model.window import holdout_rows
 from tasks.platform import events
 from tasks.platform.artifacts import publish_table
+from tasks.platform.codec import json_bytes
 from tasks.platform.config import DatasetConfig, load_dataset
 from tasks.platform.contract import validate
 from tasks.platform.retry import io_task, step_task
@@ -45,20 +48,40 @@ def no_champion_yet(cfg: DatasetConfig) -> State[None]:
     )
 
 
+@io_task
+def shadow_version(cfg: DatasetConfig, version: str) -> str | None:
+    """The champion `version` replaced, while `version` bakes (tasks.model.bake): it scores the batch too, unserved.
+    The bake counts the batches monitor checked in the champion's tenure."""
+    log = history.read_log(cfg)
+    checked = cfg.store.list_keys(checks_prefix(cfg.name, cfg.model_name, champions.tenure(log)))
+    return shadow_of(log, version, len(checked), cfg.promotion.bake_batches)
+
+
 @step_task
-def score_batch(cfg: DatasetConfig, batch_id: str, version: str) -> ScoredBatch:
-    """Validate, encode, predict and write predictions once (a retried run finds them and reuses them)."""
+def score_batch(cfg: DatasetConfig, batch_id: str, version: str, shadow: str | None = None) -> ScoredBatch:
+    """Validate, encode, predict and write predictions once (a retried run finds them and reuses them); the
+    shadow version's too, under its own version, where a new champion bakes."""
     frame = validate(read_batch(cfg.store, cfg.name, batch_id), cfg.contract)
-    scores = predict(load_model(cfg, version), frame, cfg.columns)
-    key = predictions_key(cfg.name, version, batch_id)
-    cfg.store.write_parquet_if_absent(key, prediction_frame(frame, cfg.columns, scores, version))
+    health = _score_and_store(cfg, frame, batch_id, version)
+    if shadow is not None:
+        _score_and_store(cfg, frame, batch_id, shadow)
     return ScoredBatch(
         dataset=cfg.name,
         batch_id=batch_id,
         model_version=version,
-        predictions_uri=cfg.store.uri(key),
+        predictions_uri=cfg.store.uri(predictions_key(cfg.name, version, batch_id)),
         rows=frame.height,
+        health=health,
+        shadow_version=shadow,
     )
+
+
+def _score_and_store(cfg: DatasetConfig, frame: pl.DataFrame, batch_id: str, version: str) -> ScoringHealth:
+    scores, health = timed_predict(load_model(cfg, version), frame, cfg.columns)
+    key = predictions_key(cfg.name, version, batch_id)
+    cfg.store.write_parquet_if_absent(key, prediction_frame(frame, cfg.columns, scores, version))
+    cfg.store.put_if_absent(scoring_health_key(cfg.name, version, batch_id), json_bytes(health.model_dump()))
+    return health
 
 
 @io_task

@@ -17,6 +17,7 @@ from prefect.states import Completed
 
 from tasks.data import lake, lake_io
 from tasks.model import champions, history, registry
+from tasks.model.bake import BakeVerdict
 from tasks.monitoring.confirmation import Episode, episode_at, mark_of, parse_marks
 from tasks.monitoring.drift import ColumnDrift, DriftVerdict, check_drift
 from tasks.monitoring.models import EvidentlyColumn, MonitorSummary, RenderedReport
@@ -94,7 +95,13 @@ def _strong_drop(verdict: DriftVerdict, confirming_drop: float) -> bool:
 
 @io_task
 def persist_summary(
-    dataset: str, version: str, verdict: DriftVerdict, report: RenderedReport, episode: Episode, batch_id: str
+    dataset: str,
+    version: str,
+    verdict: DriftVerdict,
+    report: RenderedReport,
+    episode: Episode,
+    batch_id: str,
+    bake: BakeVerdict | None = None,
 ) -> MonitorSummary:
     """Write summary.json once; when a previous run already decided this check, its summary stands."""
     cfg = load_dataset(dataset)
@@ -120,6 +127,7 @@ def persist_summary(
         report_uri=report.uri,
         summary_uri=cfg.store.uri(key),
         report_agreement=_agreement(verdict.columns, report.columns),
+        bake=bake,
     )
     if cfg.store.put_if_absent(key, json_bytes(summary.model_dump(mode="json"))):
         return summary

@@ -78,11 +78,21 @@ def verdict_state(summary: MonitorSummary) -> State[MonitorSummary]:
         name = "Drift confirmed" if summary.confirmed else "Drift unconfirmed"
     else:
         name = "Transient" if summary.transient_batches else "Quiet"
+    bake = summary.bake
+    if bake is not None and bake.outcome == "degraded":  # the rollback it starts matters more than the drift verdict
+        name = "Degraded"
     message = f"{_verdict(summary)}: batch {summary.batch_id} vs v{summary.champion_version}"
-    return Completed(name=name, message=message + "".join(f"; {reason}" for reason in summary.reasons), data=summary)
+    reasons = summary.reasons + (bake.reasons if bake is not None else [])
+    return Completed(name=name, message=message + "".join(f"; {reason}" for reason in reasons), data=summary)
 
 
 def _verdict(summary: MonitorSummary) -> str:
+    bake = summary.bake
+    drift = _drift_verdict(summary)
+    return drift if bake is None else f"{drift}; bake against v{bake.previous_version}: {bake.outcome}"
+
+
+def _drift_verdict(summary: MonitorSummary) -> str:
     if summary.drifted:
         return "DRIFT, confirmed" if summary.confirmed else "DRIFT, not confirmed yet (no retrain)"
     if summary.transient_batches:
@@ -125,6 +135,9 @@ def _metrics(summary: MonitorSummary) -> list[Metric]:
     }
     if summary.performance is not None and summary.performance.current_auc is not None:
         values["current_auc"] = summary.performance.current_auc
+    bake = summary.bake
+    if bake is not None and bake.champion_auc is not None and bake.previous_auc is not None:
+        values["bake_champion_auc"], values["bake_previous_auc"] = bake.champion_auc, bake.previous_auc
     stamp = int(summary.checked_at.timestamp() * 1000)
     return [Metric(key, float(value), stamp, 0) for key, value in values.items()]
 

@@ -1,9 +1,9 @@
 """The persisted decisions of the last day and which of them the Prefect server never received, for reconcile.
 
 A decision is persisted before it is announced; a crash between the two, or an event lost on its way, leaves a
-record nobody was told about. The candidates are the champion history's records and the drift detected in the
-current tenure, both decided within `WITHIN` (well inside the server's event retention, so an event trimmed by
-age is never taken for one that was lost).
+record nobody was told about. The candidates are the champion history's records, the drift detected in the current
+tenure and a degradation its bake found, all decided within `WITHIN` (well inside the server's event retention, so
+an event trimmed by age is never taken for one that was lost).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def unannounced(cfg: DatasetConfig, log: list[HistoryRecord], checks: dict[str, 
         (announcement, f"batch {summary.batch_id}")
         for summary in _drift_summaries(cfg, log, marks)
         for announcement in drift_announcements(summary)
-        if announcement.event == events.DRIFT_DETECTED
+        if announcement.event in (events.DRIFT_DETECTED, events.MODEL_DEGRADED)
     ]
     candidates = {a.event_id: (a, subject) for a, subject in decisions + drifts if a.decided_at >= recent}
     lost = events.unannounced([announcement for announcement, _ in candidates.values()])
@@ -49,12 +49,14 @@ def send(lost: Unannounced) -> str | None:
 
 
 def _drift_summaries(cfg: DatasetConfig, log: list[HistoryRecord], marks: list[CheckMark]) -> list[MonitorSummary]:
-    """The persisted summaries of the tenure's drifted checks (a mark without a summary is monitor's to finish)."""
+    """The persisted summaries of the tenure's drifted checks, and of its first `bake_batches` checks, where a bake
+    may have found the champion degraded (a mark without a summary is monitor's to finish)."""
     champion = champions.champion(log)
     if champion is None:
         return []
-    drifted = [mark.batch_id for mark in marks if mark.mark in DRIFTED]
-    keys = [lake.drift_check_prefix(cfg.name, batch_id, champion) + "summary.json" for batch_id in drifted]
+    baked = [mark.batch_id for mark in marks[: cfg.promotion.bake_batches]]
+    drifted = [mark.batch_id for mark in marks if mark.mark in DRIFTED and mark.batch_id not in baked]
+    keys = [lake.drift_check_prefix(cfg.name, batch_id, champion) + "summary.json" for batch_id in baked + drifted]
     found = [cfg.store.get_json_if_exists(key) for key in keys]
     return [MonitorSummary.model_validate(summary) for summary in found if summary is not None]
 

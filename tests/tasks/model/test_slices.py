@@ -7,7 +7,7 @@ import numpy as np
 from tasks.model.gates import Evidence, evaluate_gates, failed
 from tasks.model.metrics import roc_auc_or_nan as roc_auc
 from tasks.model.slices import slice_evidence, slice_gates
-from tasks.platform.specs import PromotionPolicyFields
+from tasks.platform.promotion_spec import PromotionPolicyFields
 
 REGIONS = np.array(["north", "south", "east", "west"])
 
