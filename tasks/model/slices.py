@@ -4,7 +4,9 @@ For each slice column of the promotion policy, every value with at least `min_sl
 classes is judged: its AUC against `min_slice_auc`, and, with a champion, its AUC drop against the champion on the
 same rows, which fails when it exceeds `max_slice_regression` and its paired bootstrap lower bound is above zero (a
 real drop, not noise). Smaller slices are reported, not judged. `max_parity_difference` bounds the demographic-parity
-difference between a column's judged slices: the spread of their shares of positive decisions at `decision_threshold`.
+difference between a column's judged slices: the spread of their shares of positive decisions at `decision_threshold`;
+`max_equalized_odds_difference` the equalized-odds difference: the larger spread of their true-positive and
+false-positive rates at that threshold (fairlearn's definitions, tested equal).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class SliceEvidence(BaseModel):
     champion_auc: float | None
     drop_lower_bound: float | None  # lower bound of AUC(champion) - AUC(challenger) on the slice
     positive_rate: float
+    true_positive_rate: float | None = None  # among the slice's positives, the share decided positive (None: none)
+    false_positive_rate: float | None = None  # among its negatives
 
 
 def slice_evidence(
@@ -52,11 +56,14 @@ def slice_gates(slices: list[SliceEvidence], policy: PromotionPolicyFields) -> l
     results: list[GateResult] = []
     for piece in slices:
         results.extend(_slice_results(piece, policy))
-    if policy.max_parity_difference is not None:
-        for column in dict.fromkeys(piece.column for piece in slices):
-            judged = [piece for piece in slices if piece.column == column and piece.judged]
-            if len(judged) >= 2:
-                results.append(_parity(column, judged, policy.max_parity_difference, policy.decision_threshold))
+    for column in dict.fromkeys(piece.column for piece in slices):
+        judged = [piece for piece in slices if piece.column == column and piece.judged]
+        if len(judged) < 2:
+            continue
+        if policy.max_parity_difference is not None:
+            results.append(_parity(column, judged, policy.max_parity_difference, policy.decision_threshold))
+        if policy.max_equalized_odds_difference is not None:
+            results.append(_equalized_odds(column, judged, policy.max_equalized_odds_difference))
     return results
 
 
@@ -81,7 +88,13 @@ def _one(
         champion_auc=roc_auc_or_nan(labels, champion) if champion is not None else None,
         drop_lower_bound=bound,
         positive_rate=float(np.mean(challenger >= policy.decision_threshold)) if labels.size else 0.0,
+        true_positive_rate=_decided_share(challenger[labels == 1], policy.decision_threshold),
+        false_positive_rate=_decided_share(challenger[labels == 0], policy.decision_threshold),
     )
+
+
+def _decided_share(scores: np.ndarray, threshold: float) -> float | None:
+    return float(np.mean(scores >= threshold)) if scores.size else None
 
 
 def _slice_results(piece: SliceEvidence, policy: PromotionPolicyFields) -> list[GateResult]:
@@ -121,6 +134,22 @@ def _parity(column: str, judged: list[SliceEvidence], limit: float, threshold: f
         value=spread,
         threshold=limit,
         detail=f"demographic-parity difference {spread:.4f} (positive share at {threshold:g}: {shares})",
+    )
+
+
+def _equalized_odds(column: str, judged: list[SliceEvidence], limit: float) -> GateResult:
+    """The larger of the spreads of true-positive and false-positive rates between the slices (judged slices have
+    both classes, so both rates exist)."""
+    tpr = [piece.true_positive_rate or 0.0 for piece in judged]
+    fpr = [piece.false_positive_rate or 0.0 for piece in judged]
+    spread = max(max(tpr) - min(tpr), max(fpr) - min(fpr))
+    rates = ", ".join(f"{p.value} {p.true_positive_rate:.3f}/{p.false_positive_rate:.3f}" for p in judged)
+    return GateResult(
+        gate=f"equalized-odds {column}",
+        passed=spread <= limit,
+        value=spread,
+        threshold=limit,
+        detail=f"equalized-odds difference {spread:.4f} (true/false-positive rates: {rates})",
     )
 
 

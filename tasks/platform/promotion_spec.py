@@ -46,6 +46,13 @@ class PromotionPolicyFields(BaseModel):
         description="Largest demographic-parity difference between the slices of a column (shares of positive "
         "decisions at decision_threshold); empty means not judged.",
     )
+    max_equalized_odds_difference: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Largest equalized-odds difference between the slices of a column (the larger spread of their "
+        "true-positive and false-positive rates at decision_threshold); empty means not judged.",
+    )
     decision_threshold: float = Field(
         default=0.5, gt=0, lt=1, description="Score at or above which a row counts as a positive decision."
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
 from tasks.model.gates import Evidence, evaluate_gates, failed
 from tasks.model.metrics import roc_auc_or_nan as roc_auc
@@ -75,3 +77,29 @@ def test_a_demographic_parity_difference_beyond_the_limit_is_rejected_with_the_n
     assert not parity.passed and parity.value == spread > 0.1
     assert f"demographic-parity difference {spread:.4f}" in parity.detail and "south" in parity.detail
     assert not any(g.gate.startswith("slice-regression") for g in gates)  # no champion: nothing to regress from
+
+
+def test_an_equalized_odds_difference_beyond_the_limit_is_rejected_and_both_numbers_are_fairlearns() -> None:
+    labels, region, risk = customers()
+    challenger = scores(risk + np.where(region == "south", 1.5, 0.0), 0.6, seed=2)
+    policy = PromotionPolicyFields(
+        slice_columns=["region"], max_parity_difference=1.0, max_equalized_odds_difference=0.1, bootstrap_rounds=50
+    )
+    gates = slice_gates(slice_evidence(labels, challenger, None, {"region": region}, policy), policy)
+
+    (odds,) = [g for g in gates if g.gate == "equalized-odds region"]
+    (parity,) = [g for g in gates if g.gate == "parity region"]
+    decisions = (challenger >= policy.decision_threshold).astype(int)
+    expected_odds = equalized_odds_difference(labels, decisions, sensitive_features=region)
+    expected_parity = demographic_parity_difference(labels, decisions, sensitive_features=region)
+    assert odds.value == pytest.approx(expected_odds, abs=1e-12) and odds.value > 0.1 and not odds.passed
+    assert parity.value == pytest.approx(expected_parity, abs=1e-12) and parity.passed
+    assert f"equalized-odds difference {odds.value:.4f}" in odds.detail and "south" in odds.detail
+
+
+def test_fair_decisions_pass_the_equalized_odds_gate() -> None:
+    labels, region, risk = customers()
+    policy = PromotionPolicyFields(slice_columns=["region"], max_equalized_odds_difference=0.1, bootstrap_rounds=50)
+    gates = slice_gates(slice_evidence(labels, scores(risk, 0.6, seed=2), None, {"region": region}, policy), policy)
+    (odds,) = [g for g in gates if g.gate == "equalized-odds region"]
+    assert odds.passed and 0 < odds.value <= 0.1
