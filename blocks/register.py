@@ -34,6 +34,7 @@ def demo_dataset() -> DatasetSpec:
         id_column="application_id",
         event_time_column="applied_at",
         categorical_columns=["home_ownership", "loan_purpose", "region"],
+        sensitive_columns=["applicant_sex"],
         model_name="credit-risk",
     )
 

@@ -24,6 +24,7 @@ LOAN_PURPOSE = [
     "other",
 ]
 REGION = ["north", "south", "east", "west", "central"]
+SEX = ["F", "M"]
 CONTRACT_VERSION = "credit-v1"
 
 
@@ -49,6 +50,9 @@ class CreditApplication(pa.DataFrameModel):
     loan_purpose: str = pa.Field(isin=LOAN_PURPOSE)
     region: str = pa.Field(isin=REGION)
     has_cosigner: bool = pa.Field()
+    # A protected attribute: the demo dataset block lists it in `sensitive_columns`, so no model learns from it and the
+    # fairness gates judge decisions by it. Optional: batches from before it was collected stay valid.
+    applicant_sex: str | None = pa.Field(isin=SEX, nullable=True)
     defaulted: pl.Int64 = pa.Field(isin=[0, 1], nullable=True)
 
     class Config:
@@ -117,8 +121,18 @@ def generate(n: int, seed: int, start: datetime, shift: float = 0.0, concept: bo
             "region": [REGION[i] for i in rng.choice(5, n)],
             "has_cosigner": cosigner,
             "defaulted": defaulted,
+            "applicant_sex": _sex(seed, income),
         }
     )
+
+
+def _sex(seed: int, income: np.ndarray) -> list[str]:
+    """Drawn from a stream of its own (every other column keeps its values), and a little less often "F" among higher
+    incomes, as in many real loan books: a model that never sees it can still decide differently by it, through
+    income. That is what the fairness gates are for."""
+    rng = np.random.default_rng([seed, len(SEX)])
+    female = rng.random(income.size) < 0.5 - 0.08 * np.tanh(np.log(income / 58_000))
+    return [SEX[0] if f else SEX[1] for f in female]
 
 
 def segment(frame: pl.DataFrame) -> pl.DataFrame:

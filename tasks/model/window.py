@@ -106,14 +106,19 @@ def split_window(frames: dict[str, pl.DataFrame], plan: WindowPlan, columns: Col
     labelled = {b: f.filter(pl.col(columns.target).is_not_null()) for b, f in frames.items()}
     holdout = holdout_rows(labelled, plan.holdout)
     # A batch's holdout is its last k labelled rows, so its training rows are the ones before them.
-    train = pl.concat([labelled[b].head(labelled[b].height - plan.holdout.get(b, 0)) for b in plan.train_batches])
-    reference_pool = pl.concat([frames[b] for b in plan.reference_batches])
+    train = _stack([labelled[b].head(labelled[b].height - plan.holdout.get(b, 0)) for b in plan.train_batches])
+    reference_pool = _stack([frames[b] for b in plan.reference_batches])
     return Window(train=train, holdout=holdout, reference_pool=reference_pool)
 
 
 def holdout_rows(labelled: Mapping[str, pl.DataFrame], counts: dict[str, int]) -> pl.DataFrame:
     """The last `counts[b]` labelled rows of each batch, oldest batch first (`counts` is recorded newest first)."""
-    return pl.concat([labelled[b].tail(k) for b, k in reversed(counts.items()) if k])
+    return _stack([labelled[b].tail(k) for b, k in reversed(counts.items()) if k])
+
+
+def _stack(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Batches one under another; a batch written before an optional column joined the contract has nulls there."""
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def sample_reference(pool: pl.DataFrame, rows: int) -> pl.DataFrame:

@@ -51,10 +51,12 @@ def load_contract(import_path: str) -> type[pa.DataFrameModel]:
 
 
 def columns_of(spec: DatasetFields) -> Columns:
-    """Split the contract's columns into numeric and categorical features, target, id and event time."""
+    """Split the contract's columns into numeric and categorical features, target, id and event time; sensitive
+    columns are none of these (the slice gates read them from the holdout)."""
     schema = load_contract(spec.contract).to_schema()
     declared = set(schema.columns)
     named = {spec.target, spec.id_column, *([spec.event_time_column] if spec.event_time_column else [])}
+    named |= set(spec.sensitive_columns)
     missing = (named | set(spec.categorical_columns)) - declared
     if missing:
         raise ConfigurationError(f"dataset names columns its contract does not declare: {sorted(missing)}")

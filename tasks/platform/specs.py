@@ -23,6 +23,11 @@ class DatasetFields(BaseModel):
     categorical_columns: list[str] = Field(
         default_factory=list, description="String columns encoded to integer codes for LightGBM."
     )
+    sensitive_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns never used as features or monitored for drift, kept for the promotion policy's slice and "
+        "fairness gates: a protected attribute is judged, not learned from.",
+    )
     model_name: str = Field(description="Registered model name in MLflow.")
     train_batches: int = Field(
         default=8, ge=2, description="How many of the newest validated batches form the training window."

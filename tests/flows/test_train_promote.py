@@ -275,3 +275,28 @@ def test_slice_gates_judge_each_region_and_a_rejection_names_the_slice(
     assert not any("no_such_column" in g.gate for g in decision.gates)  # a column the dataset lacks is not judged
     table = Artifact.get(artifact_key("promotion", cfg.name))
     assert table is not None and "slice-auc region=" in str(table.data)
+
+
+def test_the_sensitive_column_is_judged_by_the_fairness_gates_and_never_learned_from(
+    dataset: DatasetConfig, promotion_policy: Callable[..., DatasetConfig]
+) -> None:
+    land(dataset, 4)
+    version = train(dataset=dataset.name)
+    assert load_model(dataset, version).booster.num_feature() == len(dataset.columns.features)
+    assert "applicant_sex" not in dataset.columns.features
+
+    # a limit no model meets: rejected, with the number (at 0.2, the score at which a lender would decline)
+    fairness = {"slice_columns": ["applicant_sex"], "decision_threshold": 0.2}
+    cfg = promotion_policy(**fairness, max_parity_difference=0.0)
+    strict = promote(dataset=cfg.name, challenger_version=version)
+    assert strict.outcome == "rejected" and len(strict.reasons) == 1, strict.reasons
+    assert strict.reasons[0].startswith("parity applicant_sex: demographic-parity difference 0.0")
+    assert "(positive share at 0.2: F 0." in strict.reasons[0]
+
+    # the demo's limits: promoted, and the gate table holds every group's numbers
+    cfg = promotion_policy(**fairness, max_parity_difference=0.1, max_equalized_odds_difference=0.15)
+    decision = promote(dataset=cfg.name, challenger_version=version)
+    assert decision.promoted, decision.reasons
+    gates = {g.gate: g for g in decision.gates}
+    assert {"slice-auc applicant_sex=F", "slice-auc applicant_sex=M"} <= set(gates)
+    assert 0 < gates["parity applicant_sex"].value <= 0.1 and 0 < gates["equalized-odds applicant_sex"].value <= 0.15

@@ -52,6 +52,28 @@ def test_columns_come_from_the_contract() -> None:
     assert "credit_score" in cols.numeric
 
 
+def test_a_sensitive_column_is_never_a_feature_and_must_be_declared() -> None:
+    spec = demo_dataset()
+    assert "applicant_sex" not in columns_of(spec).features  # the demo's protected attribute: judged, not learned
+    spec.sensitive_columns = []
+    assert "applicant_sex" in columns_of(spec).features  # it is only the list's doing
+    spec.sensitive_columns = ["religion"]
+    with pytest.raises(ConfigurationError, match="religion"):
+        columns_of(spec)
+
+
+def test_the_sensitive_column_is_optional_checked_where_present_and_independent_of_the_rest() -> None:
+    frame = generate(2000, seed=3, start=START)
+    assert set(frame["applicant_sex"].unique()) == {"F", "M"}
+    assert validate(frame.drop("applicant_sex"), CreditApplication).height == 2000  # batches from before it
+    with pytest.raises(ContractViolation, match="applicant_sex"):
+        validate(frame.with_columns(pl.lit("X").alias("applicant_sex")), CreditApplication)
+    low_income = frame["annual_income"].fill_null(58_000) < 40_000
+    female_share = frame.group_by(low_income.alias("low")).agg((pl.col("applicant_sex") == "F").mean())
+    shares = dict(female_share.iter_rows())
+    assert 0.02 < shares[True] - shares[False] < 0.2  # a little more often "F" among lower incomes, by design
+
+
 def test_unknown_contract_path_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="cannot import contract"):
         load_contract("tasks.contracts.nope:Missing")
