@@ -99,6 +99,16 @@ def test_holdout_and_training_rows_are_cut_per_batch_even_when_ids_repeat_across
     assert both.equals(pl.concat([frames["b0"].tail(200), frames["b1"].tail(300)]))
 
 
+def test_batches_from_before_an_optional_column_joined_the_contract_stack_with_nulls_there() -> None:
+    spec = SPEC.model_copy(update={"train_batches": 2, "holdout_rows": 500})
+    plan = plan_window(metas([1000, 1000]), spec, "d")
+    older = generate(1000, 0, datetime(2024, 1, 1)).drop("applicant_sex")
+    frames = {"b0": older, "b1": generate(1000, 1, datetime(2024, 1, 2))}
+    window = split_window(frames, plan, COLUMNS)
+    assert window.train.height == 1500 and window.train["applicant_sex"].null_count() == 1000
+    assert window.holdout.equals(frames["b1"].tail(500))
+
+
 @pytest.mark.parametrize(
     ("labelled", "onset", "error", "message"),
     [
