@@ -2,7 +2,7 @@
 
 Adding a subcommand is one `_cmd_<name>(args, settings) -> int` function and one `_add(...)` line in `build_parser`.
 Settings (ports, home, bucket) come from DRIFTLOOP_* variables; flags only select what to do.
-`demo` and `history` import MLflow and LightGBM when they run, so the stack commands answer in seconds.
+`demo`, `history` and `reindex` import MLflow and LightGBM when they run, so the stack commands answer in seconds.
 """
 
 from __future__ import annotations
@@ -103,6 +103,17 @@ def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from tasks.data.lake_io import reindex
+    from tasks.platform.config import load_dataset
+
+    with stack_api(settings):
+        index = reindex(load_dataset(args.dataset).store, args.dataset)
+    older = "; older ones are read from their metadata when a window reaches back" if index.truncated else ""
+    print(f"{args.dataset}: the index head holds the newest {len(index.batches)} batches{older}")
+    return 0
+
+
 def _cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     from tasks.model.steps.approval import answer
 
@@ -153,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("--reason", required=True, help="Why; recorded in the champion's history.")
     history = _add("history", _cmd_history, "Show every move of a dataset's champion alias, oldest first.")
     history.add_argument("dataset", nargs="?", default=names.DEMO_DATASET, help="Dataset block name.")
+    reindex = _add("reindex", _cmd_reindex, "Rebuild a dataset's lake index head from every batch's metadata.")
+    reindex.add_argument("dataset", nargs="?", default=names.DEMO_DATASET, help="Dataset block name.")
     return parser
 
 

@@ -22,6 +22,25 @@ class BatchMeta(BaseModel):
     event_time_max: datetime | None = None
 
 
+class BatchIndex(BaseModel):
+    """The lake index's head: the newest `capacity` batches' metadata, oldest first, in one small object, so a run
+    finds the recent lake in one read however long the history. `truncated`: older batches exist beyond it (their
+    metadata, the source of truth, is still beside each batch; `driftloop reindex` rebuilds the head from it)."""
+
+    dataset: str
+    capacity: int
+    truncated: bool = False
+    batches: list[BatchMeta] = []
+
+    def with_batch(self, meta: BatchMeta) -> BatchIndex | None:
+        """The index with `meta` added in ingest order and the oldest dropped past capacity; None if it holds it."""
+        if any(known.batch_id == meta.batch_id for known in self.batches):
+            return None
+        ordered = sorted([*self.batches, meta], key=lambda m: (m.ingested_at, m.batch_id))
+        dropped = len(ordered) > self.capacity
+        return self.model_copy(update={"batches": ordered[-self.capacity :], "truncated": self.truncated or dropped})
+
+
 def landing_prefix(dataset: str) -> str:
     return f"landing/{dataset}/"
 
@@ -54,6 +73,10 @@ def _source_hash(source_key: str) -> str:
 
 def quarantine_prefix(dataset: str, batch_id: str) -> str:
     return f"quarantine/{dataset}/{batch_id}/"
+
+
+def index_key(dataset: str) -> str:
+    return f"lake/{dataset}/index/head.json"
 
 
 def predictions_key(dataset: str, model_version: str, batch_id: str) -> str:

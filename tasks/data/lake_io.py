@@ -1,15 +1,26 @@
-"""The validated-batch lake in the object store: write a batch once, list batches, read them back."""
+"""The validated-batch lake in the object store: write a batch once, find the recent ones, read them back.
+
+Each batch's meta.json, written once beside its data, is the truth. The index head (`lake/<dataset>/index/head.json`,
+tasks.data.lake.BatchIndex) holds the newest HEAD_CAPACITY of them for runs that look at the recent lake: one read
+instead of a listing and a read per batch ever ingested. A batch joins the head right after its metadata is written
+and before ingest's ledger record, so a crash in between is made good by the retry the missing ledger record causes;
+`reindex` rebuilds the head from the metadata.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
-from tasks.data.lake import BatchMeta, batch_key, meta_key
+from tasks.data.lake import BatchIndex, BatchMeta, batch_key, index_key, meta_key
+from tasks.platform import versioned
 from tasks.platform.codec import json_bytes, parquet_bytes
 from tasks.platform.errors import ConfigurationError, NotEnoughData
 from tasks.platform.store import Store
 
 SHOWN_BATCHES = 5
+HEAD_CAPACITY = 512  # a year of daily batches; about 180 kB of JSON
 
 
 def write_batch(store: Store, meta: BatchMeta, data: pl.DataFrame | bytes) -> BatchMeta:
@@ -18,13 +29,60 @@ def write_batch(store: Store, meta: BatchMeta, data: pl.DataFrame | bytes) -> Ba
     body = data if isinstance(data, bytes) else parquet_bytes(data)
     store.put_if_absent(batch_key(meta.dataset, meta.batch_id), body)
     key = meta_key(meta.dataset, meta.batch_id)
-    if store.put_if_absent(key, json_bytes(meta.model_dump(mode="json"))):
-        return meta
-    return BatchMeta.model_validate(store.get_json(key))
+    first = meta if store.put_if_absent(key, json_bytes(meta.model_dump(mode="json"))) else None
+    first = first or BatchMeta.model_validate(store.get_json(key))
+    index_batch(store, first)
+    return first
+
+
+def index_batch(store: Store, meta: BatchMeta) -> None:
+    """Add a written batch to the index head (compare-and-set; nothing changes if it is there already)."""
+
+    def added(head: Any | None) -> Any | None:
+        index = _head_or_rebuilt(store, meta.dataset, head)
+        grown = index.with_batch(meta)
+        return (grown or index).model_dump(mode="json") if grown or head is None else None
+
+    versioned.update(store, index_key(meta.dataset), added)
+
+
+def recent_batches(store: Store, dataset: str, onset_batch_id: str = "") -> list[BatchMeta]:
+    """The newest batches, oldest first, from the index head (one read); every batch when the head does not reach
+    back to `onset_batch_id`. A lake from before the index gets its head built here, once."""
+    head, _ = versioned.read(store, index_key(dataset))
+    index = BatchIndex.model_validate(head) if head is not None else reindex(store, dataset)
+    if onset_batch_id and index.truncated and all(m.batch_id != onset_batch_id for m in index.batches):
+        return list_batches(store, dataset)
+    return index.batches
+
+
+def reindex(store: Store, dataset: str) -> BatchIndex:
+    """Rebuild the index head from every batch's metadata (`driftloop reindex`); the rebuilt head replaces the old
+    one whatever it held, and a batch ingested meanwhile is kept."""
+    rebuilt = _rebuilt(store, dataset)
+
+    def replaced(head: Any | None) -> Any | None:
+        index = rebuilt
+        for meta in BatchIndex.model_validate(head).batches if head is not None else []:
+            index = index.with_batch(meta) or index
+        return index.model_dump(mode="json")
+
+    return BatchIndex.model_validate(versioned.update(store, index_key(dataset), replaced))
+
+
+def _head_or_rebuilt(store: Store, dataset: str, head: Any | None) -> BatchIndex:
+    return BatchIndex.model_validate(head) if head is not None else _rebuilt(store, dataset)
+
+
+def _rebuilt(store: Store, dataset: str) -> BatchIndex:
+    every = list_batches(store, dataset)
+    truncated = len(every) > HEAD_CAPACITY
+    return BatchIndex(dataset=dataset, capacity=HEAD_CAPACITY, truncated=truncated, batches=every[-HEAD_CAPACITY:])
 
 
 def list_batches(store: Store, dataset: str) -> list[BatchMeta]:
-    """Every validated batch of `dataset`, oldest first (by ingest time, then id)."""
+    """Every validated batch of `dataset`, oldest first (by ingest time, then id): a listing and a read per batch,
+    so only for rebuilding the index head and for windows that reach back beyond it."""
     keys = [k for k in store.list_keys(f"lake/{dataset}/batches/") if k.endswith("/meta.json")]
     metas = [BatchMeta.model_validate(store.get_json(k)) for k in keys]
     return sorted(metas, key=lambda m: (m.ingested_at, m.batch_id))
@@ -46,21 +104,17 @@ def resolve_batch(store: Store, dataset: str, batch_id: str, purpose: str) -> st
             return batch_id
         newest = ", ".join(newest_batch_ids(store, dataset)) or "none yet"
         raise ConfigurationError(f"batch {batch_id!r} of {dataset!r} is not in the lake; the newest batches: {newest}")
-    batches = list_batches(store, dataset)
+    batches = recent_batches(store, dataset)
     if not batches:
         raise NotEnoughData(f"{dataset}: no validated batch to {purpose}; land data and run `ingest` first")
     return batches[-1].batch_id
 
 
 def newest_batch_ids(store: Store, dataset: str, count: int = SHOWN_BATCHES) -> list[str]:
-    """The ids of the most recently written batches, newest first, from one listing (no metadata read)."""
-    written = store.list_modified(f"lake/{dataset}/batches/")
-    metas = sorted(((at, key) for key, at in written.items() if key.endswith("/meta.json")), reverse=True)
-    return [key.rsplit("/", 2)[-2] for _, key in metas[:count]]
+    """The ids of the newest batches, newest first."""
+    return [meta.batch_id for meta in reversed(newest_batches(store, dataset, count))]
 
 
 def newest_batches(store: Store, dataset: str, count: int) -> list[BatchMeta]:
-    """The metadata of the `count` most recently written batches, oldest first: one listing and `count` reads, however
-    many batches the lake holds (a batch's metadata is written when it is ingested)."""
-    metas = [read_meta(store, dataset, batch_id) for batch_id in newest_batch_ids(store, dataset, count)]
-    return sorted(metas, key=lambda m: (m.ingested_at, m.batch_id))
+    """The metadata of the `count` newest batches, oldest first, from the index head."""
+    return recent_batches(store, dataset)[-count:] if count > 0 else []

@@ -1,8 +1,9 @@
 """What every fault case asserts once the stack has recovered and `reconcile` has run: nothing lost, nothing doubled.
 
-`tally` reads the persisted state of one dataset (ledger, lake, predictions, drift summaries, champion history, MLflow
-versions) and the events the Prefect server kept since the case began, and counts what is missing and what is there
-twice. A case records the tally in `bench/results/chaos.json` (tests/chaos_results.py) and then requires it clean.
+`tally` reads the persisted state of one dataset (ledger, lake and its index head, predictions, drift summaries,
+champion history, MLflow versions) and the events the Prefect server kept since the case began, and counts what is
+missing and what is there twice. A case records the tally in `bench/results/chaos.json` (tests/chaos_results.py) and
+then requires it clean.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from prefect.events.schemas.events import ReceivedEvent
 from deployments.watch.events import events_since
 from deployments.watch.runs import wait_until
 from tasks.data import lake
-from tasks.data.lake_io import list_batches
+from tasks.data.lake_io import HEAD_CAPACITY, list_batches, recent_batches
 from tasks.model import champions, history
 from tasks.model.registry import client_for
 from tasks.platform import events
@@ -50,12 +51,20 @@ def tally(cfg: DatasetConfig, landed_keys: list[str], since: datetime) -> Tally:
     found = Tally(landed=len(landed_keys))
     found.lost += _unledgered(cfg, landed_keys)
     found.lost += _unchecked(cfg)
+    found.lost += _unindexed(cfg)
     found.duplicated += _doubles("batch of source", (meta.source_key for meta in list_batches(cfg.store, cfg.name)))
     log = history.read_log(cfg)
     found.duplicated += _doubles("history record of decision", (f"{r.action}:{r.writer}" for r in log))
     found.duplicated += _duplicate_versions(cfg)
     found.duplicated += _duplicate_events(since)
     return found
+
+
+def _unindexed(cfg: DatasetConfig) -> list[str]:
+    """Batches whose metadata is written but whose index head entry is not (the head holds the newest ones)."""
+    indexed = {meta.batch_id for meta in recent_batches(cfg.store, cfg.name)}
+    newest = list_batches(cfg.store, cfg.name)[-HEAD_CAPACITY:]
+    return [f"index entry of batch {meta.batch_id}" for meta in newest if meta.batch_id not in indexed]
 
 
 def recover(cfg: DatasetConfig, rounds: int = 3, timeout: float = 600) -> float:

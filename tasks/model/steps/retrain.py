@@ -14,7 +14,7 @@ from prefect.transactions import Transaction, get_transaction
 from pydantic import BaseModel
 
 from tasks.data import lake
-from tasks.data.lake_io import list_batches
+from tasks.data.lake_io import recent_batches
 from tasks.model import attempts, champions, episodes, history
 from tasks.model.episodes import Attempt, Ending, Outcome
 from tasks.model.window import reference_shortfall
@@ -103,7 +103,7 @@ def _why_not(
         return why
     if claim.onset_batch_id:
         policy = cfg.drift
-        metas = list_batches(cfg.store, cfg.name)
+        metas = recent_batches(cfg.store, cfg.name, claim.onset_batch_id)
         why = reference_shortfall(metas, claim.onset_batch_id, policy.min_reference_batches, policy.min_reference_rows)
         if why:
             return why
@@ -114,7 +114,7 @@ def _why_not(
 
 
 def _labelled_rows_since(cfg: DatasetConfig, since: datetime) -> int:
-    return sum(meta.labelled_rows for meta in list_batches(cfg.store, cfg.name) if meta.ingested_at > since)
+    return sum(meta.labelled_rows for meta in recent_batches(cfg.store, cfg.name) if meta.ingested_at > since)
 
 
 @io_task

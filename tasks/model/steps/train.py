@@ -12,7 +12,7 @@ from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Completed
 
-from tasks.data.lake_io import list_batches, read_batch
+from tasks.data.lake_io import read_batch, recent_batches
 from tasks.model.features import encode, fit_mapping
 from tasks.model.metrics import roc_auc_delong
 from tasks.model.records import ChallengerRecord, version_description
@@ -36,7 +36,7 @@ EXAMPLE_ROWS = 5
 @io_task
 def plan_training(cfg: DatasetConfig, onset_batch_id: str) -> WindowPlan:
     """Apply the window rule (see tasks.model.window) to the lake's validated batches."""
-    return plan_window(list_batches(cfg.store, cfg.name), cfg.spec, cfg.name, onset_batch_id)
+    return plan_window(recent_batches(cfg.store, cfg.name, onset_batch_id), cfg.spec, cfg.name, onset_batch_id)
 
 
 @step_task

@@ -1,0 +1,89 @@
+"""The lake index head agrees with the batches' metadata, the truth: after concurrent ingests, after a crash between
+the data and the index writes, and after `reindex`. On the real S3 server."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tasks.contracts.credit import generate
+from tasks.data import lake_io
+from tasks.data.ingest import batch_meta
+from tasks.data.lake import BatchIndex, BatchMeta, batch_id_for, batch_key, index_key, meta_key
+from tasks.platform.codec import json_bytes, parquet_bytes, sha256
+from tasks.platform.config import DatasetConfig
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def new_batch(cfg: DatasetConfig, seed: int) -> tuple[BatchMeta, bytes]:
+    frame = generate(50, seed, datetime(2024, 1, 1))
+    body = parquet_bytes(frame)
+    key = f"landing/{cfg.name}/b-{seed}.parquet"
+    at = START + timedelta(minutes=seed)
+    return batch_meta(cfg.name, key, sha256(body), batch_id_for(sha256(body)), frame, cfg.columns, at), body
+
+
+def head_ids(cfg: DatasetConfig) -> list[str]:
+    head = BatchIndex.model_validate(cfg.store.get_json(index_key(cfg.name)))
+    return [meta.batch_id for meta in head.batches]
+
+
+def truth(cfg: DatasetConfig) -> list[str]:
+    return [meta.batch_id for meta in lake_io.list_batches(cfg.store, cfg.name)]
+
+
+def test_every_batch_of_sixteen_concurrent_ingests_is_in_the_head_in_ingest_order(dataset: DatasetConfig) -> None:
+    batches = [new_batch(dataset, seed) for seed in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda batch: lake_io.write_batch(dataset.store, *batch), batches))
+    assert head_ids(dataset) == truth(dataset) == [meta.batch_id for meta, _ in batches]
+    assert lake_io.recent_batches(dataset.store, dataset.name) == lake_io.list_batches(dataset.store, dataset.name)
+
+
+def test_a_crash_between_data_and_index_is_made_good_by_the_retry_or_by_reindex(dataset: DatasetConfig) -> None:
+    written = [lake_io.write_batch(dataset.store, *new_batch(dataset, seed)) for seed in range(3)]
+    # the process died after the batch's data and metadata, before its index write
+    meta, body = new_batch(dataset, 3)
+    dataset.store.put_if_absent(batch_key(dataset.name, meta.batch_id), body)
+    dataset.store.put_if_absent(meta_key(dataset.name, meta.batch_id), json_bytes(meta.model_dump(mode="json")))
+    assert head_ids(dataset) == [m.batch_id for m in written] != truth(dataset)
+
+    # ingest's retry (no ledger record was written) writes the batch again: nothing new, and the index catches up
+    assert lake_io.write_batch(dataset.store, meta, body) == meta
+    assert head_ids(dataset) == truth(dataset)
+
+    # the same crash again, made good by reindex instead
+    late, late_body = new_batch(dataset, 4)
+    dataset.store.put_if_absent(meta_key(dataset.name, late.batch_id), json_bytes(late.model_dump(mode="json")))
+    dataset.store.put_if_absent(batch_key(dataset.name, late.batch_id), late_body)
+    rebuilt = lake_io.reindex(dataset.store, dataset.name)
+    assert [m.batch_id for m in rebuilt.batches] == head_ids(dataset) == truth(dataset) and not rebuilt.truncated
+
+
+def test_a_lake_from_before_the_index_gets_its_head_on_first_read(dataset: DatasetConfig) -> None:
+    for seed in range(3):
+        lake_io.write_batch(dataset.store, *new_batch(dataset, seed))
+    dataset.store.client.delete_object(Bucket=dataset.store.bucket, Key=index_key(dataset.name))
+    assert [m.batch_id for m in lake_io.recent_batches(dataset.store, dataset.name)] == truth(dataset)
+    assert head_ids(dataset) == truth(dataset)
+
+
+def test_the_head_keeps_the_newest_and_a_window_reaching_further_back_reads_the_metadata(
+    dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lake_io, "HEAD_CAPACITY", 3)
+    for seed in range(5):
+        lake_io.write_batch(dataset.store, *new_batch(dataset, seed))
+    every = truth(dataset)
+    assert head_ids(dataset) == every[-3:]  # the newest three, and it says there is more
+    assert BatchIndex.model_validate(dataset.store.get_json(index_key(dataset.name))).truncated
+    recent = lake_io.recent_batches(dataset.store, dataset.name, onset_batch_id=every[3])
+    assert [m.batch_id for m in recent] == every[-3:]  # the onset is in the head: one read
+    reaching = lake_io.recent_batches(dataset.store, dataset.name, onset_batch_id=every[0])
+    assert [m.batch_id for m in reaching] == every  # it is not: every batch's metadata
+    assert lake_io.newest_batch_ids(dataset.store, dataset.name, 2) == [every[4], every[3]]
