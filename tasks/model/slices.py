@@ -128,12 +128,8 @@ def _parity(column: str, judged: list[SliceEvidence], limit: float, threshold: f
     rates = {piece.value: piece.positive_rate for piece in judged}
     spread = max(rates.values()) - min(rates.values())
     shares = ", ".join(f"{value} {rate:.3f}" for value, rate in rates.items())
-    return GateResult(
-        gate=f"parity {column}",
-        passed=spread <= limit,
-        value=spread,
-        threshold=limit,
-        detail=f"demographic-parity difference {spread:.4f} (positive share at {threshold:g}: {shares})",
+    return _spread_gate(
+        f"parity {column}", "demographic-parity", spread, limit, f"positive share at {threshold:g}: {shares}"
     )
 
 
@@ -144,13 +140,14 @@ def _equalized_odds(column: str, judged: list[SliceEvidence], limit: float) -> G
     fpr = [piece.false_positive_rate or 0.0 for piece in judged]
     spread = max(max(tpr) - min(tpr), max(fpr) - min(fpr))
     rates = ", ".join(f"{p.value} {p.true_positive_rate:.3f}/{p.false_positive_rate:.3f}" for p in judged)
-    return GateResult(
-        gate=f"equalized-odds {column}",
-        passed=spread <= limit,
-        value=spread,
-        threshold=limit,
-        detail=f"equalized-odds difference {spread:.4f} (true/false-positive rates: {rates})",
+    return _spread_gate(
+        f"equalized-odds {column}", "equalized-odds", spread, limit, f"true/false-positive rates: {rates}"
     )
+
+
+def _spread_gate(gate: str, measure: str, spread: float, limit: float, per_slice: str) -> GateResult:
+    detail = f"{measure} difference {spread:.4f} ({per_slice})"
+    return GateResult(gate=gate, passed=spread <= limit, value=spread, threshold=limit, detail=detail)
 
 
 def _subset(scores: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
