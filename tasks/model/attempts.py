@@ -61,7 +61,10 @@ def read_attempts(store: Store, model: str, tenure: int) -> list[tuple[Attempt, 
     return result
 
 
-def attempt_starts(store: Store, model: str) -> list[datetime]:
-    """When every attempt of the model started, from the marker names alone."""
-    keys = store.list_keys(attempts_prefix(model))
+def attempt_starts(store: Store, model: str, since: datetime) -> list[datetime]:
+    """When the model's attempts since `since` started, from the marker names alone. Markers are named by their
+    start second, zero-padded, so the listing starts at `since` and its cost follows the budget period, not the
+    model's age."""
+    prefix = attempts_prefix(model)
+    keys = store.list_keys(prefix, start_after=f"{prefix}{int(since.timestamp()) - 1:012d}~")
     return [datetime.fromtimestamp(int(key.rsplit("/", 1)[-1].split("-")[0]), UTC) for key in keys]

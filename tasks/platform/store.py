@@ -117,14 +117,15 @@ class Store:
             raise
         return True
 
-    def list_keys(self, prefix: str) -> list[str]:
-        """Every key under `prefix`, in lexical order."""
-        return sorted(self.list_modified(prefix))
+    def list_keys(self, prefix: str, start_after: str = "") -> list[str]:
+        """Every key under `prefix` (after `start_after`, when given: the listing starts there), in lexical order."""
+        return sorted(self.list_modified(prefix, start_after))
 
-    def list_modified(self, prefix: str) -> dict[str, datetime]:
+    def list_modified(self, prefix: str, start_after: str = "") -> dict[str, datetime]:
         """Every key under `prefix` with when it was last written, from the listing alone (no read per key)."""
         modified: dict[str, datetime] = {}
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, StartAfter=start_after):
             modified.update((obj["Key"], obj["LastModified"]) for obj in page.get("Contents", []))
         return modified
 

@@ -107,7 +107,8 @@ def _why_not(
         why = reference_shortfall(metas, claim.onset_batch_id, policy.min_reference_batches, policy.min_reference_rows)
         if why:
             return why
-    started = attempts.attempt_starts(cfg.store, cfg.model_name)
+    period = timedelta(hours=cfg.drift.budget_period_hours)
+    started = attempts.attempt_starts(cfg.store, cfg.model_name, claim.claimed_at - period)
     if episodes.budget_spent(started, claim.claimed_at, cfg.drift.retrain_budget, cfg.drift.budget_period_hours):
         return f"{BUDGET_SPENT}: {cfg.drift.retrain_budget} attempts per {cfg.drift.budget_period_hours:g} h"
     return None

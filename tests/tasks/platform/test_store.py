@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from blocks.models import StorageLocation
+from tasks.model.attempts import attempt_starts, attempts_prefix
 from tasks.platform.config import DatasetConfig
 from tasks.platform.errors import InsecureStore
 from tasks.platform.store import CONFLICT_PAUSES_SECONDS, PROBE_PREFIX, Store, forget_clients, open_store
@@ -82,6 +84,17 @@ def test_list_keys_pages_through_everything(dataset: DatasetConfig) -> None:
         store.put(f"test/{dataset.name}/many/{i:05d}", b"x")
     keys = store.list_keys(f"test/{dataset.name}/many/")
     assert len(keys) == 1005 and keys[0].endswith("00000")
+
+
+def test_a_budget_listing_starts_at_the_period_and_misses_no_attempt_in_it(dataset: DatasetConfig) -> None:
+    model = f"model-{dataset.name}"
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    ages_hours = [200, 30, 24.01, 24, 23.99, 1, 0]  # started this long before `now`
+    for n, hours in enumerate(ages_hours):
+        started = int((now - timedelta(hours=hours)).timestamp())
+        dataset.store.put(f"{attempts_prefix(model)}{started:012d}-{n}-1", b"")
+    within = attempt_starts(dataset.store, model, since=now - timedelta(hours=24))
+    assert [round((now - at).total_seconds() / 3600, 2) for at in within] == [24, 23.99, 1, 0]
 
 
 def test_get_json_if_exists_tells_a_missing_key_from_a_present_one(dataset: DatasetConfig) -> None:
