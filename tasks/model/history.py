@@ -5,6 +5,11 @@ records the sequence it was judged against and may move the champion only by wri
 whoever writes that sequence first wins, and only the winner moves the alias, after its record is written. No lock,
 no lease: a crashed winner leaves a record whose alias move the next decision completes. A retried write that finds
 a record with its own `writer` knows the first attempt went through (its response was lost).
+
+Most readers need only the newest records (who is champion, since which record, what was decided lately):
+`read_recent` lists from a little before the current champion's record, which `registry/<model>/tenure.json` names
+(kept by compare-and-set after each move), so its cost does not grow with the history's length; `read_log` reads
+every record, for rollback's walk back and for people.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ from prefect.runtime import flow_run
 from tasks.model import champions
 from tasks.model.champions import Action, HistoryRecord
 from tasks.model.registry import CHAMPION, champion_version, set_alias
-from tasks.platform import events
+from tasks.platform import events, versioned
 from tasks.platform.codec import json_bytes
 from tasks.platform.config import DatasetConfig
 from tasks.platform.errors import ConfigurationError
 
 MAX_APPEND_ATTEMPTS = 50
+RECENT_RECORDS = 32  # read_recent's records before the champion's own: reconcile looks back a day, append's retry less
 DECISION_EVENTS: dict[Action, str] = {
     "promote": events.MODEL_PROMOTED,
     "reject": events.MODEL_REJECTED,
@@ -35,10 +41,27 @@ def history_prefix(model: str) -> str:
     return f"registry/{model}/history/"
 
 
-def read_log(cfg: DatasetConfig) -> list[HistoryRecord]:
-    """Every record of the model's history, oldest first."""
-    keys = cfg.store.list_keys(history_prefix(cfg.model_name))
+def tenure_key(model: str) -> str:
+    return f"registry/{model}/tenure.json"
+
+
+def read_log(cfg: DatasetConfig, after: int = 0) -> list[HistoryRecord]:
+    """Every record of the model's history (after sequence `after`), oldest first."""
+    prefix = history_prefix(cfg.model_name)
+    keys = cfg.store.list_keys(prefix, start_after=f"{prefix}{after:08d}.json" if after else "")
     return [HistoryRecord.model_validate(cfg.store.get_json(key)) for key in keys if key.endswith(".json")]
+
+
+def read_recent(cfg: DatasetConfig) -> list[HistoryRecord]:
+    """The current champion's record, every record after it, and up to RECENT_RECORDS before it: all that the
+    champion, its tenure, the newest sequence and the last day's decisions follow from. A history from before the
+    tenure record is read whole, once, and the record written."""
+    mark, _ = versioned.read(cfg.store, tenure_key(cfg.model_name))
+    if mark is None:
+        log = read_log(cfg)
+        _note_tenure(cfg, champions.tenure(log))
+        return log
+    return read_log(cfg, after=max(int(mark["tenure"]) - RECENT_RECORDS - 1, 0))
 
 
 def record(cfg: DatasetConfig, action: Action, from_version: str | None, to_version: str, why: str) -> HistoryRecord:
@@ -73,7 +96,7 @@ def append(cfg: DatasetConfig, entry: HistoryRecord) -> HistoryRecord:
     """Write a record that moves nothing (a rejection) at the next free sequence, once: a retry whose earlier attempt
     wrote it (same `writer`) finds that record instead of writing a second one further on."""
     for _ in range(MAX_APPEND_ATTEMPTS):
-        log = read_log(cfg)
+        log = read_recent(cfg)
         mine = [record for record in log if record.writer == entry.writer]
         if mine:
             return mine[0]
@@ -84,8 +107,17 @@ def append(cfg: DatasetConfig, entry: HistoryRecord) -> HistoryRecord:
 
 
 def move_alias(cfg: DatasetConfig, written: HistoryRecord) -> None:
-    """The winner's second step: point the alias where its record says."""
+    """The winner's second step: point the alias where its record says, and name its record as the tenure's (a
+    crash before that leaves an older tenure named: read_recent then reads a few records more, never fewer)."""
     set_alias(cfg, CHAMPION, written.to_version)
+    _note_tenure(cfg, written.sequence)
+
+
+def _note_tenure(cfg: DatasetConfig, sequence: int) -> None:
+    def newer(mark: Any | None) -> Any | None:
+        return {"tenure": sequence} if mark is None or int(mark["tenure"]) < sequence else None
+
+    versioned.update(cfg.store, tenure_key(cfg.model_name), newer)
 
 
 def project_alias(cfg: DatasetConfig, log: list[HistoryRecord]) -> None:
@@ -100,7 +132,7 @@ def project_alias(cfg: DatasetConfig, log: list[HistoryRecord]) -> None:
         return
     moved = champions.moves(log)
     if moved and alias == moved[-1].from_version:
-        set_alias(cfg, CHAMPION, moved[-1].to_version)
+        move_alias(cfg, moved[-1])
         return
     raise ConfigurationError(
         f"the champion alias of {cfg.model_name} points at v{alias}, but its history says "

@@ -48,7 +48,7 @@ def resolve_challenger(cfg: DatasetConfig, version: str) -> str:
 def judge(cfg: DatasetConfig, challenger_version: str) -> PromotionDecision:
     """Score challenger and champion on the challenger's recorded holdout and evaluate every gate, against the
     champion and history sequence read now (the alias first made to agree with the history)."""
-    log = history.read_log(cfg)
+    log = history.read_recent(cfg)
     history.project_alias(cfg, log)
     champion = champions.champion(log)
     decision = PromotionDecision(

@@ -59,7 +59,7 @@ def claim_retrain(
     A claim whose onset has too few batches or rows after it to re-anchor on waits, saying so, and uses no attempt.
     """
     cfg = load_dataset(dataset)
-    log = history.read_log(cfg)
+    log = history.read_recent(cfg)
     champion, tenure, now = champions.champion(log), champions.tenure(log), datetime.now(UTC)
     marks = parse_marks(cfg.store.list_keys(lake.checks_prefix(dataset, cfg.model_name, tenure)))
     marked = confirmed_onset(marks, cfg.drift.confirm_batches)

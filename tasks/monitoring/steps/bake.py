@@ -23,7 +23,7 @@ def check_bake(dataset: str, batch_id: str, version: str) -> BakeVerdict | None:
     """The verdict on this batch while `version` bakes; None outside a bake, or when the version it replaced did
     not score this batch (the bake was over when score ran)."""
     cfg = load_dataset(dataset)
-    previous = replaced_by(history.read_log(cfg), version)
+    previous = replaced_by(history.read_recent(cfg), version)
     if previous is None or not cfg.store.exists(lake.predictions_key(dataset, previous, batch_id)):
         return None
     target = cfg.columns.target

@@ -78,7 +78,7 @@ def record_episode(dataset: str, batch_id: str, verdict: DriftVerdict) -> Episod
     the episode it belongs to from the tenure's marks: its onset and batches in ingest order, whether it is
     confirmed, or which unconfirmed episode a quiet batch closes as transient (tasks.monitoring.confirmation)."""
     cfg = load_dataset(dataset)
-    tenure = champions.tenure(history.read_log(cfg))
+    tenure = champions.tenure(history.read_recent(cfg))
     meta = lake_io.read_meta(cfg.store, dataset, batch_id)
     mark = mark_of(verdict.drifted, _strong_drop(verdict, cfg.drift.confirm_performance_drop))
     cfg.store.put(lake.check_key(dataset, cfg.model_name, tenure, meta, mark), b"")  # same key on a re-run

@@ -44,7 +44,7 @@ def datasets_to_reconcile(dataset: str) -> list[str]:
 def survey(dataset: str) -> Survey:
     """The champion, the window's batches with what was done to them, the tenure's drift and the related runs."""
     cfg = load_dataset(dataset)
-    log = history.read_log(cfg)
+    log = history.read_recent(cfg)
     champion, tenure = champions.champion(log), champions.tenure(log)
     window = _window(cfg, log)
     checks = cfg.store.list_modified(lake.checks_prefix(dataset, cfg.model_name, tenure))
