@@ -31,6 +31,7 @@ from tasks.data.ingest import IngestOutcome, parse_object
 from tasks.data.lake import failure_key, landing_prefix, quarantine_prefix
 from tasks.data.lake_io import list_batches, read_batch
 from tasks.data.steps import ingest as ingest_steps
+from tasks.data.steps.pending import FULL_SWEEP_EVERY, sweep_key
 from tasks.platform.artifacts import artifact_key
 from tasks.platform.codec import json_bytes, parquet_bytes
 from tasks.platform.config import EVERY_DATASET, DatasetConfig, load_dataset
@@ -127,6 +128,35 @@ def test_same_bytes_twice_and_reruns_give_one_batch(dataset: DatasetConfig) -> N
     assert len(list_batches(store, name)) == 1
     assert read_batch(store, name, duplicate.batch_id).equals(frame)
     assert len(poll_events(name, BATCH_INGESTED, 1, linger=6)) == 1
+
+
+def test_the_sweep_starts_after_its_watermark_and_the_daily_full_sweep_finds_a_key_named_out_of_order(
+    dataset: DatasetConfig,
+) -> None:
+    name, store = dataset.name, dataset.store
+
+    def land(stem: str, seed: int) -> str:
+        key = f"{landing_prefix(name)}{stem}.parquet"
+        store.put(key, parquet_bytes(generate(100, seed=seed, start=datetime(2026, 3, 1))))
+        return key
+
+    day1, day2 = land("2026-03-01", 1), land("2026-03-02", 2)
+    _, first = run_ingest(name)
+    assert [o.key for o in first] == [day1, day2]
+    _, nothing = run_ingest(name)  # the watermark follows what was settled when a sweep began: one sweep behind
+    assert nothing == [] and store.get_json(sweep_key(name))["after"] == day2
+
+    # a new object after the watermark is found; one named before it, whose event was lost, waits for the full sweep
+    day3, late = land("2026-03-03", 3), land("2026-02-28-resent", 4)
+    _, second = run_ingest(name)
+    assert [o.key for o in second] == [day3]
+    mark = store.get_json(sweep_key(name))
+    yesterday = datetime.fromisoformat(mark["full_at"]) - FULL_SWEEP_EVERY
+    store.put(sweep_key(name), json_bytes(mark | {"full_at": yesterday.isoformat()}))
+    _, full = run_ingest(name)
+    assert [o.key for o in full] == [late]
+    _, settled = run_ingest(name)
+    assert settled == [] and store.get_json(sweep_key(name))["after"] == day3
 
 
 def test_iso_timestamp_strings_are_typed_and_uncoercible_text_is_a_named_failure(dataset: DatasetConfig) -> None:

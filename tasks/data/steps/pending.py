@@ -1,20 +1,30 @@
 """Finding what to ingest: the one landed key a trigger names, or every landed object the ledger has not settled
-and whose failure backoff, if any, is over (the scheduled sweep)."""
+and whose failure backoff, if any, is over (the scheduled sweep).
+
+The sweep keeps a watermark per dataset (`lake/<dataset>/sweep.json`): the landing key up to which every object is
+settled. It lists landing/ from there (StartAfter) and asks the ledger about those keys only, so its cost follows the
+objects still open, not every object that ever landed. A key named below the watermark after the watermark passed
+it (producers whose names do not sort by arrival) is ingested by its `driftloop.batch.landed` event as always; if
+that event was lost too, the full sweep finds it: once every FULL_SWEEP_EVERY the sweep lists everything.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tasks.data import failures
 from tasks.data.lake import failure_key, landing_prefix, ledger_key
 from tasks.data.steps.ingest import load_intake
+from tasks.platform import versioned
 from tasks.platform.config import EVERY_DATASET, dataset_names
 from tasks.platform.errors import ConfigurationError
 from tasks.platform.retry import io_task
 from tasks.platform.store import Store
 
 SHOWN_KEYS = 10
+FULL_SWEEP_EVERY = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -58,12 +68,35 @@ def _require_landed(dataset: str, key: str) -> None:
     raise ConfigurationError(f"no object at {key!r}; under {landing_prefix(dataset)!r}: {shown or 'nothing yet'}")
 
 
+def sweep_key(dataset: str) -> str:
+    return f"lake/{dataset}/sweep.json"
+
+
 def _unledgered(dataset: str) -> list[str]:
     store, now = load_intake(dataset).store, datetime.now(UTC)
-    handled = set(store.list_keys(f"lake/{dataset}/ledger/"))
-    waiting = set(store.list_keys(f"lake/{dataset}/failures/"))
-    landed = [k for k in store.list_keys(landing_prefix(dataset)) if ledger_key(dataset, k) not in handled]
-    return [k for k in landed if failure_key(dataset, k) not in waiting or _due(store, dataset, k, now)]
+    mark, _ = versioned.read(store, sweep_key(dataset))
+    full = mark is None or now - datetime.fromisoformat(mark["full_at"]) >= FULL_SWEEP_EVERY
+    landed = store.list_keys(landing_prefix(dataset), start_after="" if full or mark is None else mark["after"])
+    if full:  # one listing of the ledger costs less than a request per landed key
+        handled = set(store.list_keys(f"lake/{dataset}/ledger/"))
+        unsettled = [k for k in landed if ledger_key(dataset, k) not in handled]
+    else:
+        unsettled = [k for k in landed if not store.exists(ledger_key(dataset, k))]
+    _advance(store, dataset, landed, unsettled, now if full else None)
+    return [k for k in unsettled if _due(store, dataset, k, now)]
+
+
+def _advance(store: Store, dataset: str, landed: list[str], unsettled: list[str], full_at: datetime | None) -> None:
+    """Move the watermark to the last key before the first unsettled one (never back), and note a full sweep."""
+    settled = landed[: landed.index(unsettled[0])] if unsettled else landed
+
+    def advanced(mark: Any | None) -> Any | None:
+        previous = mark["after"] if mark else ""
+        after = max(previous, settled[-1]) if settled else previous
+        changed = {"after": after, "full_at": full_at.isoformat() if full_at else mark["full_at"] if mark else ""}
+        return None if mark == changed else changed
+
+    versioned.update(store, sweep_key(dataset), advanced)
 
 
 def _due(store: Store, dataset: str, key: str, now: datetime) -> bool:
