@@ -7,9 +7,9 @@ no lease: a crashed winner leaves a record whose alias move the next decision co
 a record with its own `writer` knows the first attempt went through (its response was lost).
 
 Most readers need only the newest records (who is champion, since which record, what was decided lately):
-`read_recent` lists from a little before the current champion's record, which `registry/<model>/tenure.json` names
-(kept by compare-and-set after each move), so its cost does not grow with the history's length; `read_log` reads
-every record, for rollback's walk back and for people.
+`read_recent` reads them from the head record `registry/<model>/history-head.json` (kept by compare-and-set as each
+record is written) plus a listing of anything written after it, so its cost does not grow with the history's length;
+`read_log` reads every record, for rollback's walk back and for people.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tasks.platform.config import DatasetConfig
 from tasks.platform.errors import ConfigurationError
 
 MAX_APPEND_ATTEMPTS = 50
-RECENT_RECORDS = 32  # read_recent's records before the champion's own: reconcile looks back a day, append's retry less
+RECENT_RECORDS = 32  # the head's records besides the champion's own: reconcile looks back a day, append's retry less
 DECISION_EVENTS: dict[Action, str] = {
     "promote": events.MODEL_PROMOTED,
     "reject": events.MODEL_REJECTED,
@@ -41,8 +41,8 @@ def history_prefix(model: str) -> str:
     return f"registry/{model}/history/"
 
 
-def tenure_key(model: str) -> str:
-    return f"registry/{model}/tenure.json"
+def head_key(model: str) -> str:
+    return f"registry/{model}/history-head.json"
 
 
 def read_log(cfg: DatasetConfig, after: int = 0) -> list[HistoryRecord]:
@@ -53,15 +53,32 @@ def read_log(cfg: DatasetConfig, after: int = 0) -> list[HistoryRecord]:
 
 
 def read_recent(cfg: DatasetConfig) -> list[HistoryRecord]:
-    """The current champion's record, every record after it, and up to RECENT_RECORDS before it: all that the
-    champion, its tenure, the newest sequence and the last day's decisions follow from. A history from before the
-    tenure record is read whole, once, and the record written."""
-    mark, _ = versioned.read(cfg.store, tenure_key(cfg.model_name))
-    if mark is None:
+    """The newest RECENT_RECORDS records and the current champion's own, oldest first: all that the champion, its
+    tenure, the newest sequence and the last day's decisions follow from. One read of the head and a listing of what
+    was written after it (a crash between a record and the head leaves it there); a history from before the head is
+    read whole, once, and the head written."""
+    head, _ = versioned.read(cfg.store, head_key(cfg.model_name))
+    if head is None:
         log = read_log(cfg)
-        _note_tenure(cfg, champions.tenure(log))
+        _remember(cfg, log)
         return log
-    return read_log(cfg, after=max(int(mark["tenure"]) - RECENT_RECORDS - 1, 0))
+    kept = [HistoryRecord.model_validate(record) for record in head["records"]]
+    return kept + read_log(cfg, after=champions.head(kept))
+
+
+def _remember(cfg: DatasetConfig, records: list[HistoryRecord]) -> None:
+    """Merge written records into the head, keeping the newest RECENT_RECORDS and the champion's own."""
+
+    def merged(head: Any | None) -> Any | None:
+        known = {record["sequence"]: record for record in (head["records"] if head else [])}
+        known.update({record.sequence: record.model_dump(mode="json") for record in records})
+        ordered = [HistoryRecord.model_validate(known[sequence]) for sequence in sorted(known)]
+        newest, moved = ordered[-RECENT_RECORDS:], champions.moves(ordered)
+        kept = [moved[-1], *newest] if moved and moved[-1] not in newest else newest
+        wanted = {"records": [record.model_dump(mode="json") for record in kept]}
+        return None if head == wanted else wanted
+
+    versioned.update(cfg.store, head_key(cfg.model_name), merged)
 
 
 def record(cfg: DatasetConfig, action: Action, from_version: str | None, to_version: str, why: str) -> HistoryRecord:
@@ -86,10 +103,13 @@ def write_at(cfg: DatasetConfig, entry: HistoryRecord, sequence: int) -> History
     """Write `entry` at `sequence` if nobody has: the written record, or None when another writer holds it."""
     stamped = entry.model_copy(update={"sequence": sequence})
     key = f"{history_prefix(cfg.model_name)}{sequence:08d}.json"
-    if cfg.store.put_if_absent(key, json_bytes(stamped.model_dump(mode="json"))):
-        return stamped
-    existing = HistoryRecord.model_validate(cfg.store.get_json(key))
-    return existing if existing.writer == entry.writer else None
+    written: HistoryRecord | None = stamped
+    if not cfg.store.put_if_absent(key, json_bytes(stamped.model_dump(mode="json"))):
+        existing = HistoryRecord.model_validate(cfg.store.get_json(key))
+        written = existing if existing.writer == entry.writer else None
+    if written is not None:
+        _remember(cfg, [written])
+    return written
 
 
 def append(cfg: DatasetConfig, entry: HistoryRecord) -> HistoryRecord:
@@ -107,17 +127,8 @@ def append(cfg: DatasetConfig, entry: HistoryRecord) -> HistoryRecord:
 
 
 def move_alias(cfg: DatasetConfig, written: HistoryRecord) -> None:
-    """The winner's second step: point the alias where its record says, and name its record as the tenure's (a
-    crash before that leaves an older tenure named: read_recent then reads a few records more, never fewer)."""
+    """The winner's second step: point the alias where its record says."""
     set_alias(cfg, CHAMPION, written.to_version)
-    _note_tenure(cfg, written.sequence)
-
-
-def _note_tenure(cfg: DatasetConfig, sequence: int) -> None:
-    def newer(mark: Any | None) -> Any | None:
-        return {"tenure": sequence} if mark is None or int(mark["tenure"]) < sequence else None
-
-    versioned.update(cfg.store, tenure_key(cfg.model_name), newer)
 
 
 def project_alias(cfg: DatasetConfig, log: list[HistoryRecord]) -> None:

@@ -73,7 +73,11 @@ def sweep_key(dataset: str) -> str:
 
 
 def _unledgered(dataset: str) -> list[str]:
-    store, now = load_intake(dataset).store, datetime.now(UTC)
+    return open_landed(load_intake(dataset).store, dataset, datetime.now(UTC))
+
+
+def open_landed(store: Store, dataset: str, now: datetime) -> list[str]:
+    """The landed keys with no ledger record whose backoff is over, and the watermark moved to what is settled."""
     mark, _ = versioned.read(store, sweep_key(dataset))
     full = mark is None or now - datetime.fromisoformat(mark["full_at"]) >= FULL_SWEEP_EVERY
     landed = store.list_keys(landing_prefix(dataset), start_after="" if full or mark is None else mark["after"])

@@ -1,6 +1,6 @@
 """Reading the champion history's recent records gives what the whole log gives, in a bounded read, on the real S3
-server: with no tenure record yet, after a long run of rejections, and after a move whose tenure record a crash
-never wrote."""
+server: with no head record yet, after a long run of rejections, and after a record whose head update a crash
+never made."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from tasks.model import champions, history
 from tasks.model.champions import Action
+from tasks.platform.codec import json_bytes
 from tasks.platform.config import DatasetConfig
 
 pytestmark = pytest.mark.integration
@@ -25,21 +26,26 @@ def same_answers(cfg: DatasetConfig) -> list[history.HistoryRecord]:
     recent, whole = history.read_recent(cfg), history.read_log(cfg)
     for rule in (champions.champion, champions.tenure, champions.head):
         assert rule(recent) == rule(whole), rule.__name__
-    assert recent == whole[-len(recent) :]
+    assert all(record in whole for record in recent) and recent == sorted(recent, key=lambda r: r.sequence)
     return recent
 
 
 def test_recent_records_answer_like_the_whole_log_and_stay_few(dataset: DatasetConfig) -> None:
+    head = history.head_key(dataset.model_name)
     write(dataset, [("promote", "1"), ("promote", "2")])
-    assert not dataset.store.exists(history.tenure_key(dataset.model_name))
-    assert len(same_answers(dataset)) == 2  # no tenure record yet: the whole log, once, and the record is written
-    assert dataset.store.get_json(history.tenure_key(dataset.model_name)) == {"tenure": 2}
+    dataset.store.client.delete_object(Bucket=dataset.store.bucket, Key=head)  # a history from before the head
+    assert len(same_answers(dataset)) == 2  # read whole, once, and the head written
+    assert [r["sequence"] for r in dataset.store.get_json(head)["records"]] == [1, 2]
 
-    write(dataset, [("reject", str(v)) for v in range(3, 83)] + [("promote", "83"), ("reject", "84")])
-    # a crash after the promotion's record, before its tenure record: an older tenure is named, nothing is missed
-    assert len(same_answers(dataset)) == 84
-
-    dataset.store.client.delete_object(Bucket=dataset.store.bucket, Key=history.tenure_key(dataset.model_name))
-    same_answers(dataset)  # the whole log once more, and the tenure record names the promotion of v83 (#83)
+    # a long run of rejections after the champion's promotion: the head keeps the newest and the champion's own
+    write(dataset, [("promote", "3")] + [("reject", str(v)) for v in range(4, 84)])
     recent = same_answers(dataset)
-    assert len(recent) == history.RECENT_RECORDS + 2 and recent[-2].to_version == "83"
+    assert len(recent) == history.RECENT_RECORDS + 1 and recent[0].to_version == "3"
+
+    # a crash after a record, before the head: the listing after the head finds it
+    log = history.read_log(dataset)
+    late = history.record(dataset, "promote", "3", "84", "promote v84").model_copy(update={"sequence": 84})
+    dataset.store.put_if_absent(
+        f"{history.history_prefix(dataset.model_name)}{84:08d}.json", json_bytes(late.model_dump(mode="json"))
+    )
+    assert len(log) == 83 and same_answers(dataset)[-1].to_version == "84"
