@@ -20,7 +20,7 @@ from tasks.platform.errors import ConfigurationError, NotEnoughData
 from tasks.platform.store import Store
 
 SHOWN_BATCHES = 5
-HEAD_CAPACITY = 512  # a year of daily batches; about 180 kB of JSON
+HEAD_CAPACITY = 128  # four months of daily batches, five days of hourly ones; about 45 kB of JSON
 
 
 def write_batch(store: Store, meta: BatchMeta, data: pl.DataFrame | bytes) -> BatchMeta:
