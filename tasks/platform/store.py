@@ -121,6 +121,13 @@ class Store:
         """Every key under `prefix` (after `start_after`, when given: the listing starts there), in lexical order."""
         return sorted(self.list_modified(prefix, start_after))
 
+    def first_keys(self, prefix: str, count: int) -> list[str]:
+        """The first `count` keys under `prefix` (at most 1,000), from one request however many there are."""
+        if count <= 0:
+            return []
+        answer = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=count)
+        return [obj["Key"] for obj in answer.get("Contents", [])]
+
     def list_modified(self, prefix: str, start_after: str = "") -> dict[str, datetime]:
         """Every key under `prefix` with when it was last written, from the listing alone (no read per key)."""
         modified: dict[str, datetime] = {}

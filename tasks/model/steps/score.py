@@ -53,8 +53,9 @@ def shadow_version(cfg: DatasetConfig, version: str) -> str | None:
     """The champion `version` replaced, while `version` bakes (tasks.model.bake): it scores the batch too, unserved.
     The bake counts the batches monitor checked in the champion's tenure."""
     log = history.read_recent(cfg)
-    checked = cfg.store.list_keys(checks_prefix(cfg.name, cfg.model_name, champions.tenure(log)))
-    return shadow_of(log, version, len(checked), cfg.promotion.bake_batches)
+    bake = cfg.promotion.bake_batches
+    checked = cfg.store.first_keys(checks_prefix(cfg.name, cfg.model_name, champions.tenure(log)), bake)
+    return shadow_of(log, version, len(checked), bake)
 
 
 @step_task
