@@ -107,11 +107,19 @@ def test_loop_retrains_once_after_a_sudden_shift_that_persists_then_settles(api:
 def test_automations_carry_rendered_parameters(api: Settings) -> None:
     with get_client(sync_client=True) as client:
         automations = {a.name: a for a in client.read_automations()}
-    expected = {"ingest-on-landed", "score-on-ingested", "monitor-on-scored", "retrain-on-drift"}
+    expected = {
+        "ingest-on-landed",
+        "score-on-ingested",
+        "monitor-on-scored",
+        "retrain-on-drift",
+        "rollback-on-degraded",
+    }
     assert expected <= set(automations)
     for name in expected:
         (action,) = automations[name].actions
         parameters = getattr(action, "parameters", None)
         assert parameters and parameters.get("dataset"), name
+    rollback = automations["rollback-on-degraded"].actions[0]
+    assert set(getattr(rollback, "parameters", {})) == {"dataset", "from_version", "reason"}
     retrain = automations["retrain-on-drift"].trigger
     assert getattr(retrain, "within", None) is not None and retrain.within.total_seconds() >= 60
