@@ -160,7 +160,7 @@ def test_a_panicking_object_fails_alone_then_is_retried_after_its_backoff_and_qu
     failed = failure_of(cfg, poison)
     assert failed is not None and failed.attempts == 1 and failed.error.startswith("PanicException"), failed
     assert outcome_of(cfg, poison) is None
-    settle(cfg.name)  # the automations score and monitor the twenty batches meanwhile
+    settle(cfg.name, timeout=1200)  # the automations score and monitor the twenty batches: forty runs on two cores
 
     for attempt in (2, 3):
         make_due(cfg, poison)
