@@ -63,7 +63,19 @@ def read_recent(cfg: DatasetConfig) -> list[HistoryRecord]:
         _remember(cfg, log)
         return log
     kept = [HistoryRecord.model_validate(record) for record in head["records"]]
-    return kept + read_log(cfg, after=champions.head(kept))
+    later = read_log(cfg, after=_contiguous(kept))  # two writers' head updates can land out of order: fill gaps
+    return sorted({record.sequence: record for record in kept + later}.values(), key=lambda r: r.sequence)
+
+
+def _contiguous(kept: list[HistoryRecord]) -> int:
+    """The newest sequence up to which the head's newest records have no gap."""
+    window = [record.sequence for record in kept[-RECENT_RECORDS:]]
+    after = window[0] if window else 0
+    for sequence in window[1:]:
+        if sequence != after + 1:
+            break
+        after = sequence
+    return after
 
 
 def _remember(cfg: DatasetConfig, records: list[HistoryRecord]) -> None:

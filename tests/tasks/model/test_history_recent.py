@@ -49,3 +49,9 @@ def test_recent_records_answer_like_the_whole_log_and_stay_few(dataset: DatasetC
         f"{history.history_prefix(dataset.model_name)}{84:08d}.json", json_bytes(late.model_dump(mode="json"))
     )
     assert len(log) == 83 and same_answers(dataset)[-1].to_version == "84"
+
+    # two writers' head updates landed out of order: the head lacks a record below its newest one
+    head = dataset.store.get_json(history.head_key(dataset.model_name))
+    gapped = [record for record in head["records"] if record["sequence"] != 80]
+    dataset.store.put(history.head_key(dataset.model_name), json_bytes({"records": gapped}))
+    assert 80 in [record.sequence for record in same_answers(dataset)]
