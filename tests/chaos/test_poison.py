@@ -132,6 +132,13 @@ def make_due(cfg: DatasetConfig, key: str) -> None:
     cfg.store.put(lake.failure_key(cfg.name, key), json_bytes(record | {"next_attempt_at": DUE}))
 
 
+def hold(cfg: DatasetConfig, key: str) -> None:
+    """Put the poison's next attempt a day away, so that no scheduled sweep takes it while the case waits."""
+    record = cfg.store.get_json(lake.failure_key(cfg.name, key))
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    cfg.store.put(lake.failure_key(cfg.name, key), json_bytes(record | {"next_attempt_at": later}))
+
+
 def outcome_of(cfg: DatasetConfig, key: str) -> str | None:
     ledger = cfg.store.get_json_if_exists(lake.ledger_key(cfg.name, key))
     return None if ledger is None else str(ledger["outcome"])
@@ -160,6 +167,7 @@ def test_a_panicking_object_fails_alone_then_is_retried_after_its_backoff_and_qu
     failed = failure_of(cfg, poison)
     assert failed is not None and failed.attempts == 1 and failed.error.startswith("PanicException"), failed
     assert outcome_of(cfg, poison) is None
+    hold(cfg, poison)  # the wait below can outlast the backoff: only the case's own sweeps may try it again
     settle(cfg.name, timeout=1200)  # the automations score and monitor the twenty batches: forty runs on two cores
 
     for attempt in (2, 3):
