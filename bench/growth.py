@@ -12,19 +12,13 @@ Requests are counted on the boto3 client the store uses; wall time is the median
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from prefect.testing.utilities import prefect_test_harness
-
-from bench.local_services import local_services
-from blocks.register import demo_dataset, register_block_types, save_defaults
-from blocks.settings import Settings
-from deployments.stack import s3_server
+from bench.local_services import blocks_on_local_services
+from blocks.register import demo_dataset
 from tasks.data import lake_io
 from tasks.data.lake import BatchMeta, landing_prefix, ledger_key, meta_key
 from tasks.data.steps.pending import open_landed
@@ -40,15 +34,10 @@ REPEATS = 5
 
 
 def run(scale: float = 1.0) -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as home:
-        settings = Settings(home=Path(home), s3_port=s3_server.free_s3_port(), bucket="driftloop-bench")
-        with local_services(settings) as credentials, prefect_test_harness(server_startup_timeout=120):
-            register_block_types()
-            save_defaults(settings, credentials=credentials, overwrite=True)
-            load_dataset(demo_dataset_named("growth-100")).store.client.create_bucket(Bucket=settings.bucket)
-            sizes = [max(10, int(size * scale)) for size in SIZES]
-            measured = [measure(lake_of(size)) for size in sizes]
-            return rows(sizes, measured)
+    with blocks_on_local_services() as settings:
+        load_dataset(demo_dataset_named("growth-100")).store.client.create_bucket(Bucket=settings.bucket)
+        sizes = [max(10, int(size * scale)) for size in SIZES]
+        return rows(sizes, [measure(lake_of(size)) for size in sizes])
 
 
 def demo_dataset_named(name: str) -> str:

@@ -10,22 +10,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 from prefect.settings import PREFECT_API_URL
-from prefect.testing.utilities import prefect_test_harness
 
-from bench.local_services import local_services
+from bench.local_services import blocks_on_local_services
 from bench.memory import child_or_run, peak_rss_mb
-from blocks.register import demo_dataset, register_block_types, save_defaults
+from blocks.register import demo_dataset
 from blocks.settings import Settings, process_environment
-from deployments.stack import s3_server
 from flows.ingest import ingest
 from tasks.contracts.credit import CreditApplication, generate
 from tasks.platform.codec import parquet_bytes
@@ -107,12 +103,8 @@ def _row(name: str, rows: int, seconds: float, target: str, notes: str, **extra:
 
 
 def run(scale: float = 1.0) -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as home:
-        settings = Settings(home=Path(home), s3_port=s3_server.free_s3_port(), bucket="driftloop-bench")
-        with local_services(settings) as credentials, prefect_test_harness(server_startup_timeout=120):
-            register_block_types()
-            save_defaults(settings, credentials=credentials, overwrite=True)
-            return _measure(settings, scale)
+    with blocks_on_local_services() as settings:
+        return _measure(settings, scale)
 
 
 def _measure(settings: Settings, scale: float) -> list[dict[str, Any]]:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from unittest import mock
 
+from prefect.testing.utilities import prefect_test_harness
 from prefect_aws import AwsCredentials
 from pydantic import SecretStr
 
+from blocks.register import register_block_types, save_defaults
 from blocks.settings import Settings
 from deployments.stack import mlflow_server, s3_server, services
 from deployments.stack.environment import stack_environment
@@ -42,3 +46,14 @@ def local_services(settings: Settings, mlflow: bool = False) -> Iterator[AwsCred
     finally:
         for process, service in reversed(started):
             services.stop(process, service.stop_seconds)
+
+
+@contextmanager
+def blocks_on_local_services() -> Iterator[Settings]:
+    """A temporary home with the stack's S3 server, a Prefect test server, and driftloop's blocks saved against them."""
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home), s3_port=s3_server.free_s3_port(), bucket="driftloop-bench")
+        with local_services(settings) as credentials, prefect_test_harness(server_startup_timeout=120):
+            register_block_types()
+            save_defaults(settings, credentials=credentials, overwrite=True)
+            yield settings
