@@ -11,6 +11,7 @@ from pydantic import Field
 
 from tasks.platform.contract import columns_of
 from tasks.platform.promotion_spec import PromotionPolicyFields
+from tasks.platform.serving_spec import ServingPolicyFields
 from tasks.platform.specs import DatasetFields, DriftPolicyFields
 
 
@@ -73,3 +74,11 @@ class PromotionPolicy(Block, PromotionPolicyFields):
 
     _block_type_name = "driftloop Promotion Policy"
     _description = "Absolute floor, minimum lift with a bootstrap bound, and a scoring latency SLA."
+
+
+class ServingPolicy(Block, ServingPolicyFields):
+    """How the model server treats one dataset's challenger: off, shadow or canary; and its online log. The document
+    is named `driftloop-serving-<dataset>`; without one the champion answers everything and the log is on."""
+
+    _block_type_name = "driftloop Serving Policy"
+    _description = "Canary or shadow for a dataset's challenger, and how the online log is landed."

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -30,6 +30,7 @@ STACK_FIELDS = {  # not expose_beyond_loopback: answering the network is asked f
     "s3_port",
     "mlflow_port",
     "postgres_port",
+    "serve_port",
     "bucket",
     "region",
     "work_pool",
@@ -59,6 +60,15 @@ class Settings(BaseSettings):
     mlflow_port: int = Field(default=5000, description="Port of the local MLflow tracking server.")
     postgres_port: int = Field(
         default=5433, description="Port of the local PostgreSQL behind the Prefect server (clear of a system one)."
+    )
+    serve_port: int = Field(default=8000, description="Port of the local model server.")
+    serve_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token the model server requires; the local stack generates one with its other "
+        "credentials and `driftloop env` exports it.",
+    )
+    alias_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the model server checks the champion alias besides its events."
     )
     bucket: str = Field(default="driftloop", description="Bucket holding landing/, lake/, quarantine/ and the rest.")
     region: str = Field(default="us-east-1", description="Region of the bucket.")

@@ -30,6 +30,7 @@ SHELL_VARIABLES = (
     "AWS_SECRET_ACCESS_KEY",
     "AWS_DEFAULT_REGION",
     "AWS_ENDPOINT_URL_S3",
+    "DRIFTLOOP_SERVE_TOKEN",
 )
 
 
@@ -39,7 +40,8 @@ def prefect_home(settings: Settings) -> str:
 
 def driftloop_variables(settings: Settings) -> dict[str, str]:
     """The settings as DRIFTLOOP_* variables, with endpoints resolved so child processes agree with this one."""
-    values = {f"DRIFTLOOP_{name.upper()}": str(value) for name, value in settings.model_dump().items() if value}
+    dumped = settings.model_dump(exclude={"serve_token"})  # a secret: stack_environment adds the stack's own
+    values = {f"DRIFTLOOP_{name.upper()}": str(value) for name, value in dumped.items() if value}
     values["DRIFTLOOP_MLFLOW_TRACKING_URI"] = settings.resolved_mlflow_uri
     values["DRIFTLOOP_S3_ENDPOINT_URL"] = settings.resolved_s3_endpoint or "aws"
     return values
@@ -57,6 +59,7 @@ def stack_environment(settings: Settings, credentials: LocalCredentials | None =
         | _mlflow(settings, credentials)
         | _aws(settings, credentials)
         | driftloop_variables(settings)
+        | {"DRIFTLOOP_SERVE_TOKEN": credentials.serve_token}
     )
 
 

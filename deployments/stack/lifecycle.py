@@ -1,5 +1,5 @@
-"""The local stack: `up` starts PostgreSQL (where installed), S3, MLflow, Prefect and a worker and deploys the flows;
-`down` stops them; `status`.
+"""The local stack: `up` starts PostgreSQL (where installed), S3, MLflow, Prefect and a worker, deploys the flows and
+starts the model server; `down` stops them; `status`.
 
 Every step is idempotent: a component whose recorded process is alive and healthy is left alone, block documents
 that exist are kept, and the flows are redeployed only when prefect.yaml or a flow changed.
@@ -34,6 +34,7 @@ from deployments.stack.status import component_services, components
 from tasks.platform.store import open_store
 
 Report = Callable[[str], None]
+LATE = ("worker", "serve")  # they read blocks and deployments, so they start once those exist
 
 
 def up(settings: Settings, report: Report, project_dir: Path = PROJECT_ROOT, redeploy: bool = False) -> None:
@@ -53,6 +54,7 @@ def up(settings: Settings, report: Report, project_dir: Path = PROJECT_ROOT, red
     with stack_api(settings):
         applied = automations.apply()
     report("automations: " + ", ".join(f"{name} {what}" for name, what in applied.items()))
+    _ensure_model_server(settings, env, report)
 
 
 def down(settings: Settings, report: Report, purge: bool = False) -> None:
@@ -75,7 +77,8 @@ def _start_services(settings: Settings, env: dict[str, str], credentials: LocalC
 
     `up` never stops anything: after a failure, what did start keeps running (see `status`) until `down`.
     """
-    wanted = {name: service for name, service in component_services(settings, credentials).items() if name != "worker"}
+    every = component_services(settings, credentials)
+    wanted = {name: service for name, service in every.items() if name not in LATE}
     running = {name for name in wanted if recorded_pid(settings.home, name) is not None}
     for name in wanted.keys() - running:
         # Checked for all before starting any, so a taken port leaves nothing half-started.
@@ -122,6 +125,14 @@ def _ensure_worker(settings: Settings, env: dict[str, str], report: Report, proj
     deploying.finish()
     prefect_server.record_deploy(settings, project_dir)
     report("deploy: deployed prefect.yaml")
+
+
+def _ensure_model_server(settings: Settings, env: dict[str, str], report: Report) -> None:
+    service = component_services(settings)["serve"]
+    running = recorded_pid(settings.home, "serve") is not None
+    process = None if running else _start(settings, "serve", service, env)
+    services.wait_healthy(service, process)
+    report(f"serve: {'already running' if running else 'started'}, pid {_pid(settings, 'serve')}, {service.health_url}")
 
 
 def _ensure_bucket(settings: Settings, credentials: LocalCredentials) -> None:

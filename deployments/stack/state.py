@@ -27,7 +27,7 @@ class LocalCredentials:
     """Every secret of the local stack, generated at the first `up` and kept in `credentials.json` (mode 0600).
 
     Each service checks its own: S3 keys (SeaweedFS identities), the Prefect auth string, MLflow's admin password and
-    Flask secret, the PostgreSQL password. The repr names no value.
+    Flask secret, the PostgreSQL password, the model server's bearer token. The repr names no value.
     """
 
     access_key_id: str
@@ -37,6 +37,7 @@ class LocalCredentials:
     mlflow_password: str = ""
     mlflow_flask_secret: str = ""
     postgres_password: str = ""
+    serve_token: str = ""
 
     def __repr__(self) -> str:
         return "LocalCredentials(<secrets in credentials.json>)"
@@ -49,6 +50,7 @@ class LocalCredentials:
             self.mlflow_password,
             self.mlflow_flask_secret,
             self.postgres_password,
+            self.serve_token,
         ]
 
 
@@ -62,6 +64,7 @@ def _generate() -> dict[str, str]:
         "mlflow_password": secrets.token_urlsafe(24),
         "mlflow_flask_secret": secrets.token_hex(32),
         "postgres_password": secrets.token_urlsafe(24),
+        "serve_token": secrets.token_urlsafe(32),
     }
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from blocks.settings import Settings
-from deployments.stack import mlflow_server, postgres, prefect_server, s3_server, services, worker
+from deployments.stack import mlflow_server, model_server, postgres, prefect_server, s3_server, services, worker
 from deployments.stack.state import LocalCredentials, recorded_pid
 
 
 def components() -> tuple[str, ...]:
     """The stack's components in start order; PostgreSQL only where its programs are installed."""
     database = ("postgres",) if postgres.available() else ()
-    return (*database, "s3", "mlflow", "prefect", "worker")
+    return (*database, "s3", "mlflow", "prefect", "worker", "serve")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ def component_services(settings: Settings, credentials: LocalCredentials | None 
         "mlflow": mlflow_server.service(settings, credentials),
         "prefect": prefect_server.service(settings, credentials, postgres.database_url(settings, credentials)),
         "worker": worker.service(settings),
+        "serve": model_server.service(settings),
     }
     return {name: every[name] for name in components()}
 
@@ -50,6 +51,7 @@ def status(settings: Settings) -> list[ComponentStatus]:
         "mlflow": settings.resolved_mlflow_uri,
         "prefect": settings.prefect_api_url,
         "worker": f"{settings.prefect_api_url} pool={settings.work_pool}",
+        "serve": f"http://{settings.host}:{settings.serve_port}",
     }
     result = []
     for name in components():

@@ -35,6 +35,7 @@ class Evidence(BaseModel):
     champion_auc: float | None
     lift_lower_bound: float | None
     latency_ms_per_1k: float
+    shadow_rows: int | None = None  # online records scored in shadow; None where the policy does not ask
 
 
 Outcome = Literal["promoted", "rejected", "stale-champion", "unchanged"]
@@ -100,6 +101,16 @@ def evaluate_gates(evidence: Evidence, policy: PromotionPolicyFields) -> list[Ga
     ]
     if evidence.champion_auc is not None:
         results.extend(_lift_gates(evidence, evidence.champion_auc, policy))
+    if policy.min_shadow_rows and evidence.shadow_rows is not None:
+        results.append(
+            GateResult(
+                gate="shadow",
+                passed=evidence.shadow_rows >= policy.min_shadow_rows,
+                value=float(evidence.shadow_rows),
+                threshold=float(policy.min_shadow_rows),
+                detail=f"{evidence.shadow_rows:,} online records scored in shadow, {policy.min_shadow_rows:,} required",
+            )
+        )
     return results
 
 

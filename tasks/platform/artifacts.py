@@ -10,7 +10,7 @@ from typing import Any
 
 from prefect.artifacts import create_table_artifact
 
-KINDS = ("simulate", "ingest", "score", "drift", "train", "promotion", "rollback", "retrain", "reconcile")
+KINDS = ("simulate", "ingest", "score", "drift", "train", "promotion", "rollback", "retrain", "reconcile", "shadow")
 DIGITS = 4  # significant digits: AUCs and small p-values alike read at a glance; the records keep every digit
 
 

@@ -97,6 +97,34 @@ def type_text(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> list[pl.Series
     return typed
 
 
+def typed_expression(name: str, source: pl.DataType, declared: Any) -> pl.Expr:
+    """Column `name` (of dtype `source`) as the contract declares it, null where a value does not convert: the
+    expression form of `type_text` and Pandera's coercion, for frames small enough that one pass over every format
+    costs less than a pass per format (the model server's requests)."""
+    target = declared() if isinstance(declared, type) else declared
+    column = pl.col(name)
+    if source == pl.String and isinstance(target, pl.Datetime):
+        iso = column.str.replace(" ", "T", literal=True, n=1)
+        return pl.coalesce(
+            _zoned(iso.str.to_datetime(fmt, time_unit=target.time_unit, strict=False), "%#z" in fmt, target.time_zone)
+            for fmt in ISO_FORMATS
+        )
+    if source == pl.String and isinstance(target, pl.Boolean):
+        return column.str.to_lowercase().replace_strict(
+            {"true": True, "false": False}, default=None, return_dtype=target
+        )
+    if source == pl.String and isinstance(target, pl.Date):
+        return column.str.to_date("%Y-%m-%d", strict=False)
+    return column.cast(target, strict=False)
+
+
+def _zoned(parsed: pl.Expr, aware: bool, zone: str | None) -> pl.Expr:
+    """`_in_zone` for an expression, whose awareness follows from its format."""
+    if aware:
+        return parsed.dt.convert_time_zone(zone) if zone else parsed.dt.replace_time_zone(None)
+    return parsed.dt.replace_time_zone(zone, ambiguous="null", non_existent="null") if zone else parsed
+
+
 def _from_text(text: pl.Series, target: pl.DataType) -> pl.Series | None:
     """`text` as `target`, vectorised, null where a value does not parse; None for a type left to Pandera."""
     if isinstance(target, pl.Datetime):

@@ -82,3 +82,9 @@ class PromotionPolicyFields(BaseModel):
         ge=1,
         description="Fewer labelled rows in a batch (or one class only) leave its bake check inconclusive: no action.",
     )
+    min_shadow_rows: int = Field(
+        default=0,
+        ge=0,
+        description="Online records the challenger must have scored in shadow (model server, serving policy mode "
+        "`shadow`) before it may be promoted. 0: not required.",
+    )

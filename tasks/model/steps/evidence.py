@@ -12,6 +12,7 @@ from tasks.model.scoring import latency_ms_per_1k, predict
 from tasks.model.slices import SliceEvidence, slice_evidence
 from tasks.model.steps.score import read_holdout
 from tasks.platform.config import DatasetConfig
+from tasks.serving.online_log import shadow_prefix
 
 
 def gather_evidence(
@@ -35,4 +36,12 @@ def gather_evidence(
         if champion_scores is not None
         else None,
         latency_ms_per_1k=latency_ms_per_1k(challenger_model, holdout, cfg.columns),
+        shadow_rows=shadow_rows(cfg, challenger_version) if policy.min_shadow_rows else None,
     ), slices
+
+
+def shadow_rows(cfg: DatasetConfig, challenger_version: str) -> int:
+    """Online records the model server scored with this version in shadow: the rows of its shadow summaries (one
+    per landed micro-batch while it was the challenger, so the listing ends with its shadow period)."""
+    keys = cfg.store.list_keys(shadow_prefix(cfg.name, challenger_version))
+    return sum(int(cfg.store.get_json(key)["rows"]) for key in keys)

@@ -1,0 +1,113 @@
+"""What the server serves: per dataset, its blocks, its compiled contract, its policy and the loaded models.
+
+A dataset's `Served` is immutable and replaced whole when anything changes, so a request that took it finishes on the
+models it started with while the next one meets the new champion. A version is swapped in only after it loaded and
+passed its SHA-256 manifest check (tasks.model.registry); one that fails stays out, and the one before keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field, replace
+
+from mlflow.exceptions import MlflowException
+from prefect.exceptions import PrefectException
+
+from blocks import names
+from blocks.models import ServingPolicy
+from deployments.serve.metrics import ServerMetrics
+from tasks.model.records import LoadedModel
+from tasks.model.registry import alias_version, champion_version, load_model
+from tasks.platform.config import EVERY_DATASET, DatasetConfig, dataset_names, load_block, load_dataset
+from tasks.platform.errors import DriftloopError
+from tasks.platform.serving_spec import ServingPolicyFields
+from tasks.serving.online_log import OnlineLog
+from tasks.serving.validation import RequestContract
+
+log = logging.getLogger("driftloop.serve")
+
+
+@dataclass(frozen=True)
+class Served:
+    cfg: DatasetConfig
+    contract: RequestContract
+    policy: ServingPolicyFields
+    log: OnlineLog
+    champion: LoadedModel | None = None
+    challenger: LoadedModel | None = None
+    refused: dict[str, str] = field(default_factory=dict)  # version -> why it was not swapped in
+
+    @property
+    def ready(self) -> bool:
+        return self.champion is not None
+
+
+class Catalog:
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self.metrics = metrics
+        self._served: dict[str, Served] = {}
+        self._lock = threading.Lock()  # one refresh at a time; readers never wait
+
+    def get(self, dataset: str) -> Served | None:
+        return self._served.get(dataset)
+
+    def all(self) -> dict[str, Served]:
+        return dict(self._served)
+
+    def refresh_datasets(self) -> None:
+        """Every dataset block, with its serving policy (defaults where it has none); a new block is served from now
+        on, a deleted one no longer. Models already loaded are kept."""
+        with self._lock:
+            current = {}
+            for name in dataset_names(EVERY_DATASET):
+                cfg, policy, known = load_dataset(name), _policy(name), self._served.get(name)
+                same_contract = known is not None and known.cfg.spec == cfg.spec
+                contract = known.contract if known and same_contract else RequestContract(cfg.contract, cfg.spec.target)
+                online = known.log if known else OnlineLog(policy.flush_rows, policy.flush_seconds)
+                online.flush_rows, online.flush_seconds = policy.flush_rows, policy.flush_seconds
+                base = known or Served(cfg, contract, policy, online)
+                current[name] = replace(base, cfg=cfg, contract=contract, policy=policy)
+            self._served = current
+
+    def refresh_models(self, only: str | None = None) -> None:
+        """Load the champion (and the challenger, unless the policy is off) wherever its alias moved."""
+        with self._lock:
+            for name, served in self._served.items():
+                if only in (None, name):
+                    self._served[name] = self._with_current_models(served)
+
+    def _with_current_models(self, served: Served) -> Served:
+        champion = self._model(served, "champion", champion_version(served.cfg), served.champion)
+        challenger = None
+        if served.policy.mode != "off":
+            wanted = alias_version(served.cfg, served.policy.challenger_alias)
+            challenger = self._model(served, "challenger", wanted, served.challenger)
+            if challenger is not None and champion is not None and challenger.version == champion.version:
+                challenger = None  # promoted: it is the champion now, not a challenger to itself
+        return replace(served, champion=champion, challenger=challenger)
+
+    def _model(self, served: Served, role: str, version: str | None, loaded: LoadedModel | None) -> LoadedModel | None:
+        if version is None:
+            return None if role == "challenger" else loaded
+        if loaded is not None and loaded.version == version:
+            return loaded
+        try:
+            model = load_model(served.cfg, version)
+        except (DriftloopError, MlflowException, OSError) as exc:
+            if served.refused.get(version) != str(exc):
+                log.error("%s v%s of %s not swapped in: %s", role, version, served.cfg.name, exc)
+                self.metrics.refused.labels(served.cfg.name).inc()
+            served.refused[version] = str(exc)
+            return loaded
+        log.info("%s of %s is now v%s (was %s)", role, served.cfg.name, version, loaded.version if loaded else "none")
+        self.metrics.swaps.labels(served.cfg.name, role).inc()
+        return model
+
+
+def _policy(dataset: str) -> ServingPolicyFields:
+    try:
+        block = load_block(ServingPolicy, names.serving_policy(dataset))
+    except (ValueError, PrefectException):
+        return ServingPolicyFields()
+    return ServingPolicyFields.model_validate(block.model_dump(include=set(ServingPolicyFields.model_fields)))

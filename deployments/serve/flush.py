@@ -1,0 +1,91 @@
+"""Landing the online log: each due micro-batch becomes an object in landing/<dataset>/online/ (ingested, monitored
+and trained on like any batch), its serving log beside it in serving/, and in shadow mode the comparison of the two
+models on its rows. Everything is persisted before `driftloop.batch.landed` announces it; a micro-batch that cannot
+be written is held and goes out with the next flush, so a store outage loses nothing the process still holds."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import polars as pl
+from botocore.exceptions import BotoCoreError, ClientError
+from prefect.exceptions import PrefectException
+
+from deployments.serve.catalog import Catalog, Served
+from deployments.serve.metrics import ServerMetrics
+from tasks.model.records import LoadedModel
+from tasks.model.scoring import predict
+from tasks.platform import events
+from tasks.platform.artifacts import publish_table
+from tasks.platform.codec import json_bytes
+from tasks.serving.online_log import MicroBatch, online_landing_key, serving_log_key, shadow_prefix
+from tasks.serving.shadow import ShadowSummary, summarise
+
+log = logging.getLogger("driftloop.serve")
+TIMING_CHUNK = 100  # rows per timed scoring call: the shadow summary's p95 is over these
+
+
+def flush(catalog: Catalog, metrics: ServerMetrics, force: bool = False) -> int:
+    """Land every dataset's due micro-batch (all waiting rows with `force`); return the rows landed."""
+    landed = 0
+    for served in catalog.all().values():
+        if not (served.policy.log_online and (force or served.log.due())):
+            continue
+        while (batch := served.log.drain()) is not None:
+            try:
+                land(served, batch, metrics)
+            except (BotoCoreError, ClientError, PrefectException, OSError) as exc:
+                log.error("online log of %s not landed, held for the next flush: %s", served.cfg.name, exc)
+                served.log.hold(batch)
+                break
+            landed += batch.records.height
+    return landed
+
+
+def land(served: Served, batch: MicroBatch, metrics: ServerMetrics) -> None:
+    cfg = served.cfg
+    name = batch.name
+    summary, log_frame = None, batch.served
+    if served.policy.mode == "shadow" and served.challenger is not None and served.champion is not None:
+        summary, log_frame = _shadow(served, batch, served.champion, served.challenger)
+        metrics.shadow.labels(cfg.name).inc(batch.records.height)
+    cfg.store.write_parquet_if_absent(serving_log_key(cfg.name, name), log_frame)
+    if summary is not None:
+        key = f"{shadow_prefix(cfg.name, summary.challenger_version)}{name}.json"
+        cfg.store.put_if_absent(key, json_bytes(summary.model_dump()))
+    key = online_landing_key(cfg.name, name)
+    cfg.store.write_parquet_if_absent(key, batch.records)
+    payload = {"dataset": cfg.name, "key": key, "source": "online", "rows": batch.records.height}
+    event_id = events.deterministic_id("landed", cfg.name, key)  # landed again after a failure: one event
+    events.emit(events.BATCH_LANDED, events.batch_resource(cfg.name, f"online-{name}"), payload, event_id)
+    metrics.flushed.labels(cfg.name).inc(batch.records.height)
+    if summary is not None:
+        described = f"v{summary.challenger_version} in shadow of v{summary.champion_version}: {summary.rows} rows"
+        publish_table("shadow", cfg.name, [summary.model_dump()], described)
+
+
+def _shadow(
+    served: Served, batch: MicroBatch, champion: LoadedModel, challenger: LoadedModel
+) -> tuple[ShadowSummary, pl.DataFrame]:
+    """Both models on the micro-batch's rows, timed in chunks; the challenger's scores join the serving log."""
+    (champion_scores, champion_ms), (challenger_scores, challenger_ms) = (
+        _timed_scores(model, batch.records, served) for model in (champion, challenger)
+    )
+    names = (served.cfg.name, champion.version, challenger.version)
+    threshold = served.cfg.promotion.decision_threshold
+    summary = summarise(names, champion_scores, challenger_scores, (champion_ms, challenger_ms), threshold)
+    log_frame = batch.served.with_columns(
+        pl.lit(challenger.version).alias("challenger_version"), pl.Series("challenger_score", challenger_scores)
+    )
+    return summary, log_frame
+
+
+def _timed_scores(model: LoadedModel, frame: pl.DataFrame, served: Served) -> tuple[np.ndarray, np.ndarray]:
+    scores, timings = [], []
+    for start in range(0, frame.height, TIMING_CHUNK):
+        began = time.perf_counter()
+        scores.append(predict(model, frame.slice(start, TIMING_CHUNK), served.cfg.columns))
+        timings.append(1000.0 * (time.perf_counter() - began))
+    return np.concatenate(scores), np.asarray(timings)

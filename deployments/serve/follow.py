@@ -1,0 +1,80 @@
+"""The server's background work: follow the champion (events first, the alias at a short interval as the fallback),
+re-read the dataset and serving policy blocks now and then, and land the online log when due; on shutdown, land
+what waits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from prefect.events.clients import get_events_subscriber
+from prefect.events.filters import EventFilter, EventNameFilter
+
+from blocks.settings import Settings
+from deployments.serve.catalog import Catalog
+from deployments.serve.flush import flush
+from deployments.serve.metrics import ServerMetrics
+from tasks.platform import events
+
+log = logging.getLogger("driftloop.serve")
+BLOCKS_SECONDS = 30.0  # dataset and serving policy blocks: edits in the UI reach the server within this
+FLUSH_CHECK_SECONDS = 1.0
+RECONNECT_SECONDS = 5.0
+MOVES = [events.MODEL_PROMOTED, events.MODEL_ROLLED_BACK]
+
+
+@asynccontextmanager
+async def running(settings: Settings, catalog: Catalog, metrics: ServerMetrics) -> AsyncIterator[None]:
+    await _guarded("first load", lambda: asyncio.to_thread(_load_all, catalog))
+    loops = [
+        _every(settings.alias_poll_seconds, "alias check", lambda: asyncio.to_thread(catalog.refresh_models)),
+        _every(BLOCKS_SECONDS, "block refresh", lambda: asyncio.to_thread(_load_all, catalog)),
+        _every(FLUSH_CHECK_SECONDS, "online log", lambda: asyncio.to_thread(flush, catalog, metrics)),
+        _follow_events(catalog),
+    ]
+    tasks = [asyncio.create_task(loop) for loop in loops]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await _guarded("last flush", lambda: asyncio.to_thread(flush, catalog, metrics, True))
+
+
+def _load_all(catalog: Catalog) -> None:
+    catalog.refresh_datasets()
+    catalog.refresh_models()
+
+
+async def _every(seconds: float, what: str, step: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        await _guarded(what, step)
+
+
+async def _guarded(what: str, step: Callable[[], Awaitable[object]]) -> None:
+    """Run one step of a background loop; an error is logged and the loop goes on (the server keeps answering with
+    what it has loaded: a Prefect or MLflow outage must not take serving down)."""
+    try:
+        await step()
+    except Exception:
+        log.exception("%s failed; retrying at the next interval", what)
+
+
+async def _follow_events(catalog: Catalog) -> None:
+    """A promotion or rollback reloads that dataset's models at once, without waiting for the alias check."""
+    only = EventFilter(event=EventNameFilter(name=MOVES))
+    while True:
+        try:
+            async with get_events_subscriber(filter=only) as subscriber:
+                async for event in subscriber:
+                    dataset = event.resource.get("driftloop.dataset")
+                    await asyncio.to_thread(catalog.refresh_models, dataset)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("event subscription lost; reconnecting in %.0fs", RECONNECT_SECONDS, exc_info=True)
+        await asyncio.sleep(RECONNECT_SECONDS)

@@ -1,0 +1,129 @@
+"""The online log (pure): every scored record, kept in memory until a micro-batch is due (enough rows or long enough
+since the last), then handed over whole. Appending is the only work on the request path."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+
+SERVED_SCHEMA: dict[str, pl.DataType] = {
+    "request_id": pl.String(),
+    "record_id": pl.String(),
+    "answered_by": pl.String(),  # the version whose score was returned
+    "score": pl.Float64(),
+    "request_ms": pl.Float64(),  # the whole request, validation to answer
+    "served_at": pl.Datetime("us", "UTC"),
+}
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One request's answer: its records (as the contract types them), who answered each and with what score."""
+
+    request_id: str
+    records: pl.DataFrame
+    record_ids: list[str]
+    answered_by: list[str]
+    scores: np.ndarray
+    request_ms: float
+
+
+@dataclass(frozen=True)
+class MicroBatch:
+    """What one flush writes: the records for landing/, and the serving log of their answers. The name is fixed when
+    the batch is drained, so landing it again after a failure writes the same keys (each written once)."""
+
+    name: str
+    records: pl.DataFrame
+    served: pl.DataFrame
+
+
+@dataclass
+class OnlineLog:
+    flush_rows: int
+    flush_seconds: float
+    clock: Callable[[], float] = time.monotonic
+    _entries: list[tuple[Scored, datetime]] = field(default_factory=list)
+    _rows: int = 0
+    _since: float = field(default=0.0)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _held: list[MicroBatch] = field(default_factory=list)  # drained, then not landed: they go out with the next
+
+    def __post_init__(self) -> None:
+        self._since = self.clock()
+
+    def append(self, scored: Scored) -> None:
+        with self._lock:
+            self._entries.append((scored, datetime.now(UTC)))
+            self._rows += scored.records.height
+
+    def due(self) -> bool:
+        """Enough rows for a micro-batch, or rows waiting longer than `flush_seconds`."""
+        with self._lock:
+            waited = self.clock() - self._since
+            waiting = self._rows + sum(batch.records.height for batch in self._held)
+            return waiting >= self.flush_rows or (waiting > 0 and waited >= self.flush_seconds)
+
+    def drain(self) -> MicroBatch | None:
+        """The oldest held micro-batch, else everything appended so far as a new one (None when empty)."""
+        with self._lock:
+            if self._held:
+                return self._held.pop(0)
+            entries, self._entries, self._rows, self._since = self._entries, [], 0, self.clock()
+        return _batch(entries) if entries else None
+
+    def hold(self, batch: MicroBatch) -> None:
+        """Keep a drained micro-batch that could not be landed: the next drain hands it over again, first."""
+        with self._lock:
+            self._held.append(batch)
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return self._rows + sum(batch.records.height for batch in self._held)
+
+
+def _batch(entries: list[tuple[Scored, datetime]]) -> MicroBatch:
+    records = pl.concat([scored.records for scored, _ in entries], how="diagonal_relaxed")
+    served = pl.concat([_served(s, at) for s, at in entries], how="vertical")
+    return MicroBatch(flush_name(datetime.now(UTC), uuid.uuid4().hex[:8]), records, served)
+
+
+def _served(scored: Scored, at: datetime) -> pl.DataFrame:
+    rows = len(scored.record_ids)
+    return pl.DataFrame(
+        {
+            "request_id": [scored.request_id] * rows,
+            "record_id": scored.record_ids,
+            "answered_by": scored.answered_by,
+            "score": scored.scores,
+            "request_ms": [scored.request_ms] * rows,
+            "served_at": [at] * rows,
+        },
+        schema=SERVED_SCHEMA,
+    )
+
+
+def flush_name(at: datetime, token: str) -> str:
+    """A micro-batch's name: its UTC time first, so names sort in landing order, and a token against collisions."""
+    return f"{at.strftime('%Y%m%dT%H%M%S%fZ')}-{token}"
+
+
+def online_landing_key(dataset: str, name: str) -> str:
+    return f"landing/{dataset}/online/{name}.parquet"
+
+
+def serving_log_key(dataset: str, name: str) -> str:
+    return f"serving/{dataset}/log/{name}.parquet"
+
+
+def shadow_prefix(dataset: str, challenger_version: str) -> str:
+    """The shadow summaries of one challenger version: what promote's shadow gate counts."""
+    return f"reports/{dataset}/shadow/v{challenger_version}/"
