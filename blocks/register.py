@@ -8,7 +8,7 @@ from prefect_aws import AwsCredentials, S3Bucket
 from prefect_aws.client_parameters import AwsClientParameters
 
 from blocks import names
-from blocks.models import DatasetSpec, DriftPolicy, MlflowTracking, PromotionPolicy, StorageLocation
+from blocks.models import DatasetSpec, DriftPolicy, MlflowTracking, PromotionPolicy, ServingPolicy, StorageLocation
 from blocks.settings import Settings
 
 BLOCK_TYPES: tuple[type[Block], ...] = (
@@ -17,6 +17,7 @@ BLOCK_TYPES: tuple[type[Block], ...] = (
     DatasetSpec,
     DriftPolicy,
     PromotionPolicy,
+    ServingPolicy,
 )
 
 

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     alias_poll_seconds: float = Field(
         default=1.0, gt=0, description="How often the model server checks the champion alias besides its events."
     )
+    serve_refresh_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the model server re-reads the dataset and serving policy blocks (UI edits reach it "
+        "within this).",
+    )
     bucket: str = Field(default="driftloop", description="Bucket holding landing/, lake/, quarantine/ and the rest.")
     region: str = Field(default="us-east-1", description="Region of the bucket.")
     s3_endpoint_url: str | None = Field(

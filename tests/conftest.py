@@ -35,6 +35,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         s3_port=s3_server.free_s3_port(),
         mlflow_port=services.free_port(),
         postgres_port=services.free_port(),
+        serve_port=services.free_port(),
         bucket="driftloop-test",
     )
 

@@ -30,6 +30,7 @@ def new_stack_settings(home: Path, **overrides: Any) -> Settings:
         "s3_port": s3_server.free_s3_port(),
         "mlflow_port": services.free_port(),
         "postgres_port": services.free_port(),
+        "serve_port": services.free_port(),
         "bucket": "driftloop-stack",
     }
     return Settings(**(fields | overrides))

@@ -78,7 +78,12 @@ def create_app(settings: Settings) -> FastAPI:
     async def ready() -> Response:
         served = catalog.all()
         datasets = {
-            name: {"champion": s.champion.version if s.champion else None, "refused": sorted(s.refused)}
+            name: {
+                "champion": s.champion.version if s.champion else None,
+                "challenger": s.challenger.version if s.challenger else None,
+                "mode": s.policy.mode,
+                "refused": sorted(s.refused),
+            }
             for name, s in served.items()
         }
         ok = bool(served) and all(s.ready for s in served.values())

@@ -12,14 +12,13 @@ import threading
 from dataclasses import dataclass, field, replace
 
 from mlflow.exceptions import MlflowException
-from prefect.exceptions import PrefectException
 
 from blocks import names
 from blocks.models import ServingPolicy
 from deployments.serve.metrics import ServerMetrics
 from tasks.model.records import LoadedModel
 from tasks.model.registry import alias_version, champion_version, load_model
-from tasks.platform.config import EVERY_DATASET, DatasetConfig, dataset_names, load_block, load_dataset
+from tasks.platform.config import DatasetConfig, documents_of, load_every_dataset
 from tasks.platform.errors import DriftloopError
 from tasks.platform.serving_spec import ServingPolicyFields
 from tasks.serving.online_log import OnlineLog
@@ -60,8 +59,10 @@ class Catalog:
         on, a deleted one no longer. Models already loaded are kept."""
         with self._lock:
             current = {}
-            for name in dataset_names(EVERY_DATASET):
-                cfg, policy, known = load_dataset(name), _policy(name), self._served.get(name)
+            policies = documents_of(ServingPolicy)
+            for name, cfg in load_every_dataset().items():
+                policy = _policy(policies.get(names.serving_policy(name)))
+                known = self._served.get(name)
                 same_contract = known is not None and known.cfg.spec == cfg.spec
                 contract = known.contract if known and same_contract else RequestContract(cfg.contract, cfg.spec.target)
                 online = known.log if known else OnlineLog(policy.flush_rows, policy.flush_seconds)
@@ -105,9 +106,8 @@ class Catalog:
         return model
 
 
-def _policy(dataset: str) -> ServingPolicyFields:
-    try:
-        block = load_block(ServingPolicy, names.serving_policy(dataset))
-    except (ValueError, PrefectException):
+def _policy(block: ServingPolicy | None) -> ServingPolicyFields:
+    """The policy's fields, or the defaults for a dataset without a serving policy document."""
+    if block is None:
         return ServingPolicyFields()
     return ServingPolicyFields.model_validate(block.model_dump(include=set(ServingPolicyFields.model_fields)))

@@ -19,7 +19,6 @@ from deployments.serve.metrics import ServerMetrics
 from tasks.platform import events
 
 log = logging.getLogger("driftloop.serve")
-BLOCKS_SECONDS = 30.0  # dataset and serving policy blocks: edits in the UI reach the server within this
 FLUSH_CHECK_SECONDS = 1.0
 RECONNECT_SECONDS = 5.0
 MOVES = [events.MODEL_PROMOTED, events.MODEL_ROLLED_BACK]
@@ -30,7 +29,7 @@ async def running(settings: Settings, catalog: Catalog, metrics: ServerMetrics) 
     await _guarded("first load", lambda: asyncio.to_thread(_load_all, catalog))
     loops = [
         _every(settings.alias_poll_seconds, "alias check", lambda: asyncio.to_thread(catalog.refresh_models)),
-        _every(BLOCKS_SECONDS, "block refresh", lambda: asyncio.to_thread(_load_all, catalog)),
+        _every(settings.serve_refresh_seconds, "block refresh", lambda: asyncio.to_thread(_load_all, catalog)),
         _every(FLUSH_CHECK_SECONDS, "online log", lambda: asyncio.to_thread(flush, catalog, metrics)),
         _follow_events(catalog),
     ]

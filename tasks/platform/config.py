@@ -70,6 +70,31 @@ def dataset_names(dataset: str) -> list[str]:
     return sorted(document.name for document in documents if document.name and not document.is_anonymous)
 
 
+def documents_of(block_type: type[B]) -> dict[str, B]:
+    """Every saved (named) document of a block type, in one request: what a long-running reader re-reads often."""
+    with get_client(sync_client=True) as client:
+        documents = client.read_block_documents_by_type(block_type.get_block_type_slug(), include_secrets=True)
+    return {
+        document.name: block_type._from_block_document(document)
+        for document in documents
+        if document.name and not document.is_anonymous
+    }
+
+
+def load_every_dataset() -> dict[str, DatasetConfig]:
+    """`load_dataset` for every dataset block at once: the dataset blocks in one request, the shared ones once."""
+    specs = documents_of(DatasetSpec)
+    if not specs:
+        return {}
+    shared = (
+        load_block(StorageLocation, names.STORAGE),
+        load_block(MlflowTracking, names.MLFLOW),
+        load_block(DriftPolicy, names.DRIFT_POLICY),
+        load_block(PromotionPolicy, names.PROMOTION_POLICY),
+    )
+    return {name: DatasetConfig(name, spec, *shared) for name, spec in sorted(specs.items())}
+
+
 def dataset_named(dataset: str) -> str:
     """`dataset`, or when none is given the only dataset block there is. With several, none is guessed: a forgotten
     `-p dataset=...` must not train, promote or roll back some other dataset's model."""

@@ -101,10 +101,10 @@ class RequestContract:
         """The records as a frame typed by the contract, or RequestRejected naming every failure."""
         frame = self._frame(records)
         failures = self._column_set(frame)
-        if failures:
-            raise RequestRejected(failures)
-        typed, failures = self._typed(frame)
-        failures += self._failed_checks(typed)
+        # The columns there are checked all the same, so one answer names every problem; dataframe-wide checks only
+        # run on a complete frame (they may read any column).
+        typed, coercions = self._typed(frame.select(c for c in frame.columns if c in self.dtypes))
+        failures += coercions + self._failed_checks(typed, whole=not failures)
         if failures:
             raise RequestRejected(failures)
         return typed
@@ -153,11 +153,11 @@ class RequestContract:
             self._plans[key] = _Plan(present, typing, coercions, builtin, flags, custom)
         return self._plans[key]
 
-    def _failed_checks(self, frame: pl.DataFrame) -> list[Failure]:
+    def _failed_checks(self, frame: pl.DataFrame, whole: bool) -> list[Failure]:
         plan = self._plan(frame.schema)
         flags = frame.select(plan.flags)
         failures = _failures(flags, [c.column for c in plan.builtin], [c.name for c in plan.builtin])
-        for check in plan.custom:
+        for check in plan.custom if whole else []:
             failed = ~self._run(check, frame).fill_null(check.ignore_na)
             if failed.any():
                 failures.append(Failure(check.column, check.name, _rows(failed)))
