@@ -73,6 +73,7 @@ class _Compiled:
     expr: pl.Expr | None  # a builtin, evaluated with the others in one select
     function: Callable[[PolarsData], Any] | None  # any other check: its own function
     ignore_na: bool
+    reported_as: str | None = None  # the column a failure names (a dataframe-wide check: the contract)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ class RequestContract:
         self.schema = contract.to_schema()
         self.target = target
         self.dtypes = {name: column.dtype.type for name, column in self.schema.columns.items()}
-        self.checks = [*self._column_checks(), *(self._compile(check, None) for check in self.schema.checks)]
+        # A dataframe-wide check names the contract, as Pandera does.
+        self.checks = [*self._column_checks(), *(self._compile(c, None, self.schema.name) for c in self.schema.checks)]
         self._plans: dict[tuple[tuple[str, pl.DataType], ...], _Plan] = {}
 
     def check(self, records: list[dict[str, Any]]) -> pl.DataFrame:
@@ -104,7 +106,7 @@ class RequestContract:
         # The columns there are checked all the same, so one answer names every problem; dataframe-wide checks only
         # run on a complete frame (they may read any column).
         typed, coercions = self._typed(frame.select(c for c in frame.columns if c in self.dtypes))
-        failures += coercions + self._failed_checks(typed, whole=not failures)
+        failures += coercions + _besides(coercions, self._failed_checks(typed, whole=not failures))
         if failures:
             raise RequestRejected(failures)
         return typed
@@ -160,7 +162,7 @@ class RequestContract:
         for check in plan.custom if whole else []:
             failed = ~self._run(check, frame).fill_null(check.ignore_na)
             if failed.any():
-                failures.append(Failure(check.column, check.name, _rows(failed)))
+                failures.append(Failure(check.reported_as, check.name, _rows(failed)))
         return failures
 
     @staticmethod
@@ -183,16 +185,29 @@ class RequestContract:
         return compiled
 
     @staticmethod
-    def _compile(check: Check, column: str | None) -> _Compiled:
+    def _compile(check: Check, column: str | None, reported_as: str | None = None) -> _Compiled:
         name = check.error or check.name or "check"
         builder = _BUILTIN.get(check.name or "")
         if builder is not None and column is not None and not check.element_wise:
             return _Compiled(name, column, builder(pl.col(column), **check._check_kwargs), None, check.ignore_na)
-        return _Compiled(name, column, None, partial(check._check_fn, **check._check_kwargs), check.ignore_na)
+        function = partial(check._check_fn, **check._check_kwargs)
+        return _Compiled(name, column, None, function, check.ignore_na, reported_as or column)
 
 
 def _rows(failed: pl.Series) -> list[int]:
     return failed.arg_true().head(MAX_ROWS_NAMED).to_list()
+
+
+def _besides(coercions: list[Failure], failures: list[Failure]) -> list[Failure]:
+    """`failures` without the nulls that coercion left where a value did not convert: that value is reported once,
+    as Pandera reports it, by its coercion."""
+    lost = {f.column: set(f.rows) for f in coercions}
+    kept = []
+    for failure in failures:
+        rows = [r for r in failure.rows if r not in lost.get(failure.column, set())]
+        if rows or failure.check != "not_nullable":
+            kept.append(failure if failure.check != "not_nullable" else Failure(failure.column, failure.check, rows))
+    return kept
 
 
 def _failures(flags: pl.DataFrame, columns: list[str | None], checks: list[str]) -> list[Failure]:
