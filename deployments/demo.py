@@ -17,6 +17,7 @@ from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCol
 from blocks import names
 from blocks.models import PromotionPolicy
 from blocks.settings import Settings
+from deployments.demo_serving import online
 from deployments.stack.environment import stack_api, stack_environment
 from deployments.stack.services import BIN
 from deployments.watch.runs import wait_for_runs
@@ -130,6 +131,9 @@ def story(settings: Settings) -> None:
         print(f"   champion is now v{champion_version(cfg)}")
     else:
         print("   nothing to roll back to: the champion has no predecessor in its history")
+    print("9. The model server answers online; a new challenger answers a 20% canary, chosen by applicant id.")
+    since = online(settings, DATASET, lambda: run_deployment(settings, "train", dataset=DATASET), seed + 9)
+    print("   The requests are landed as a micro-batch and the loop takes them:", chain("monitor", 1, since))
     summary(settings, cfg.model_name, started)
 
 
@@ -163,6 +167,7 @@ def summary(settings: Settings, model: str, started: datetime) -> None:
     print(f"   Event feed:  {ui}/events")
     print(f"   Automations: {ui}/automations")
     print(f"   Artifacts:   {ui}/artifacts")
+    print(f"   Model API:   http://{settings.host}:{settings.serve_port}/docs")
     print(f"   MLflow:      {settings.resolved_mlflow_uri}/#/models/{model}")
     print("Stop the stack with `make down`.")
 
