@@ -131,4 +131,10 @@ def _version_files(tracking_uri: str, model_name: str, version: str) -> Path:
 def download(tracking_uri: str, destination: Path, **source: str) -> Path:
     """Download artifacts (`artifact_uri=`, or `run_id=` and `artifact_path=`) into a folder only this user reads."""
     destination.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if source.get("artifact_uri", "").startswith("models:/"):
+        # MLflow resolves a `models:/` URI (and the logged model behind a version) through the process's global
+        # tracking and registry URIs only, and without them it opens a sqlite file in the working directory: point
+        # them at the server this dataset names (every process driftloop starts sets the same one).
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
     return Path(mlflow.artifacts.download_artifacts(**source, dst_path=str(destination), tracking_uri=tracking_uri))
