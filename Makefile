@@ -56,7 +56,10 @@ lint: setup-dev
 typecheck: setup-dev
 	$(BIN)/mypy
 
+# The serving benchmark loads both servers with `hey` (the Debian package), installed here where it is missing.
 bench: setup
+	@command -v hey >/dev/null || (apt-get update -qq && apt-get install -y -qq hey) >/dev/null 2>&1 || \
+		{ echo "make bench needs the load generator hey: install the package hey"; exit 1; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Pin what is installed now: the runtime closure of pyproject's dependencies, and everything else as dev.

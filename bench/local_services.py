@@ -49,11 +49,17 @@ def local_services(settings: Settings, mlflow: bool = False) -> Iterator[AwsCred
 
 
 @contextmanager
-def blocks_on_local_services() -> Iterator[Settings]:
-    """A temporary home with the stack's S3 server, a Prefect test server, and driftloop's blocks saved against them."""
+def blocks_on_local_services(mlflow: bool = False) -> Iterator[Settings]:
+    """A temporary home with the stack's S3 server (and MLflow), a Prefect test server, and driftloop's blocks saved
+    against them."""
     with tempfile.TemporaryDirectory() as home:
-        settings = Settings(home=Path(home), s3_port=s3_server.free_s3_port(), bucket="driftloop-bench")
-        with local_services(settings) as credentials, prefect_test_harness(server_startup_timeout=120):
+        settings = Settings(
+            home=Path(home),
+            s3_port=s3_server.free_s3_port(),
+            mlflow_port=services.free_port(),
+            bucket="driftloop-bench",
+        )
+        with local_services(settings, mlflow) as credentials, prefect_test_harness(server_startup_timeout=120):
             register_block_types()
             save_defaults(settings, credentials=credentials, overwrite=True)
             yield settings

@@ -24,7 +24,8 @@ REQUESTS = 1000
 
 def online(settings: Settings, dataset: str, train: Callable[[], None], seed: int) -> datetime:
     """Canary a new challenger, send requests one applicant each, print who answered; when they were sent."""
-    ServingPolicy(mode="canary", canary_percent=CANARY_PERCENT).save(names.serving_policy(dataset), overwrite=True)
+    chosen = ServingPolicy(mode="canary", canary_percent=CANARY_PERCENT, flush_rows=REQUESTS)  # one micro-batch
+    chosen.save(names.serving_policy(dataset), overwrite=True)
     train()  # registers the challenger; meanwhile the server picks the policy up
     url = f"http://{settings.host}:{settings.serve_port}"
     ready = _wait_for_canary(url, dataset)

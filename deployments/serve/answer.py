@@ -4,11 +4,11 @@ and the online log entry."""
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 
 from deployments.serve.catalog import Served
 from tasks.model.records import LoadedModel
-from tasks.model.scoring import predict
+from tasks.model.training import predict_scores
+from tasks.serving.checked import Checked
 from tasks.serving.routing import to_challenger
 
 
@@ -19,19 +19,20 @@ def route(served: Served, ids: list[str]) -> np.ndarray:
     return to_challenger(ids, served.policy.canary_percent)
 
 
-def score(served: Served, frame: pl.DataFrame, canary: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def score(served: Served, records: Checked, canary: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Each record's score and the version that gave it; each model scores only its own records."""
     assert served.champion is not None
     champion, challenger = served.champion, served.challenger
     if challenger is None or not canary.any():
-        return _predict(served, champion, frame), [champion.version] * frame.height
+        return _predict(served, champion, records), [champion.version] * records.height
     if canary.all():
-        return _predict(served, challenger, frame), [challenger.version] * frame.height
-    scores = np.empty(frame.height)
-    scores[~canary] = _predict(served, champion, frame.filter(pl.Series(~canary)))
-    scores[canary] = _predict(served, challenger, frame.filter(pl.Series(canary)))
+        return _predict(served, challenger, records), [challenger.version] * records.height
+    scores = np.empty(records.height)
+    scores[~canary] = _predict(served, champion, records.subset(~canary))
+    scores[canary] = _predict(served, challenger, records.subset(canary))
     return scores, [challenger.version if c else champion.version for c in canary]
 
 
-def _predict(served: Served, model: LoadedModel, frame: pl.DataFrame) -> np.ndarray:
-    return predict(model, frame, served.cfg.columns)
+def _predict(served: Served, model: LoadedModel, records: Checked) -> np.ndarray:
+    # One thread: for the few rows of a request, starting LightGBM's thread pool costs more than the prediction.
+    return predict_scores(model.booster, records.matrix(served.cfg.columns, model.mapping), threads=1)

@@ -25,8 +25,8 @@ from deployments.serve import answer, follow
 from deployments.serve.catalog import Catalog
 from deployments.serve.metrics import ServerMetrics
 from tasks.platform.config import unknown_dataset
+from tasks.serving.checks import RequestRejected
 from tasks.serving.online_log import Scored
-from tasks.serving.validation import RequestRejected
 
 
 class PredictRequest(BaseModel):
@@ -110,18 +110,18 @@ def create_app(settings: Settings) -> FastAPI:
             why = f"{served.cfg.model_name} has no champion yet: run `train`, then `promote`, for dataset {dataset!r}"
             return _json({"detail": why, "refused": served.refused}, 503)
         try:
-            frame = served.contract.check(body.records)
+            checked = served.contract.check(body.records)
         except RequestRejected as exc:
             metrics.requests.labels(dataset, "422", served.champion.version).inc()
             failures = [asdict(failure) for failure in exc.failures]
             return _json({"detail": f"the records break the contract of {dataset!r}", "failures": failures}, 422)
-        ids = frame.get_column(served.cfg.columns.id).cast(str).to_list()
+        ids = checked.ids(served.cfg.columns.id)
         canary = answer.route(served, ids)
-        scores, versions = answer.score(served, frame, canary)
+        scores, versions = answer.score(served, checked, canary)
         request_id = uuid.uuid4().hex
         elapsed = time.perf_counter() - started
         if served.policy.log_online:
-            served.log.append(Scored(request_id, frame, ids, versions, scores, 1000.0 * elapsed))
+            served.log.append(Scored(request_id, checked, ids, versions, scores, 1000.0 * elapsed))
         metrics.requests.labels(dataset, "200", served.champion.version).inc()
         metrics.latency.labels(dataset).observe(elapsed)
         metrics.rows.labels(dataset, served.champion.version).inc(int((~canary).sum()))

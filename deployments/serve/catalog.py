@@ -64,7 +64,11 @@ class Catalog:
                 policy = _policy(policies.get(names.serving_policy(name)))
                 known = self._served.get(name)
                 same_contract = known is not None and known.cfg.spec == cfg.spec
-                contract = known.contract if known and same_contract else RequestContract(cfg.contract, cfg.spec.target)
+                contract = (
+                    known.contract
+                    if known and same_contract
+                    else RequestContract(cfg.contract, cfg.spec.target, cfg.columns.features)
+                )
                 online = known.log if known else OnlineLog(policy.flush_rows, policy.flush_seconds)
                 online.flush_rows, online.flush_seconds = policy.flush_rows, policy.flush_seconds
                 base = known or Served(cfg, contract, policy, online)

@@ -51,6 +51,6 @@ def fit_booster(train: pl.DataFrame, columns: Columns, mapping: CategoryMapping)
     )
 
 
-def predict_scores(booster: lgb.Booster, matrix: np.ndarray) -> np.ndarray:
-    """Positive-class probabilities as a float64 vector."""
-    return np.asarray(booster.predict(matrix), dtype=np.float64)
+def predict_scores(booster: lgb.Booster, matrix: np.ndarray, threads: int = 0) -> np.ndarray:
+    """Positive-class probabilities as a float64 vector (`threads` 0: LightGBM's default)."""
+    return np.asarray(booster.predict(matrix, num_threads=threads), dtype=np.float64)

@@ -28,5 +28,10 @@ class ServingPolicyFields(BaseModel):
         description="Land every scored record in landing/<dataset>/online/, so online traffic is ingested, "
         "monitored and trained on like any batch.",
     )
-    flush_rows: int = Field(default=1000, ge=1, description="A micro-batch is landed once this many rows wait...")
+    flush_rows: int = Field(
+        default=5000,
+        ge=1,
+        description="A micro-batch is landed once this many rows wait... (each one is a batch through ingest, score "
+        "and monitor: size it like one)",
+    )
     flush_seconds: float = Field(default=60.0, gt=0, description="...or once the oldest has waited this long.")

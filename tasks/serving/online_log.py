@@ -9,9 +9,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import polars as pl
+
+from tasks.serving.checked import Checked, frame_of
 
 SERVED_SCHEMA: dict[str, pl.DataType] = {
     "request_id": pl.String(),
@@ -28,7 +31,7 @@ class Scored:
     """One request's answer: its records (as the contract types them), who answered each and with what score."""
 
     request_id: str
-    records: pl.DataFrame
+    records: Checked
     record_ids: list[str]
     answered_by: list[str]
     scores: np.ndarray
@@ -62,7 +65,7 @@ class OnlineLog:
     def append(self, scored: Scored) -> None:
         with self._lock:
             self._entries.append((scored, datetime.now(UTC)))
-            self._rows += scored.records.height
+            self._rows += len(scored.record_ids)
 
     def due(self) -> bool:
         """Enough rows for a micro-batch, or rows waiting longer than `flush_seconds`."""
@@ -91,24 +94,19 @@ class OnlineLog:
 
 
 def _batch(entries: list[tuple[Scored, datetime]]) -> MicroBatch:
-    records = pl.concat([scored.records for scored, _ in entries], how="diagonal_relaxed")
-    served = pl.concat([_served(s, at) for s, at in entries], how="vertical")
-    return MicroBatch(flush_name(datetime.now(UTC), uuid.uuid4().hex[:8]), records, served)
-
-
-def _served(scored: Scored, at: datetime) -> pl.DataFrame:
-    rows = len(scored.record_ids)
-    return pl.DataFrame(
-        {
-            "request_id": [scored.request_id] * rows,
-            "record_id": scored.record_ids,
-            "answered_by": scored.answered_by,
-            "score": scored.scores,
-            "request_ms": [scored.request_ms] * rows,
-            "served_at": [at] * rows,
-        },
-        schema=SERVED_SCHEMA,
-    )
+    """One frame of records and one of answers for all the entries, each built once (not one per request)."""
+    records = frame_of([scored.records for scored, _ in entries])
+    served: dict[str, list[Any]] = {name: [] for name in SERVED_SCHEMA}
+    for scored, at in entries:
+        rows = len(scored.record_ids)
+        served["request_id"] += [scored.request_id] * rows
+        served["record_id"] += scored.record_ids
+        served["answered_by"] += scored.answered_by
+        served["score"] += scored.scores.tolist()
+        served["request_ms"] += [scored.request_ms] * rows
+        served["served_at"] += [at] * rows
+    log = pl.DataFrame(served, schema=SERVED_SCHEMA)
+    return MicroBatch(flush_name(datetime.now(UTC), uuid.uuid4().hex[:8]), records, log)
 
 
 def flush_name(at: datetime, token: str) -> str:

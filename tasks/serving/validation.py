@@ -22,48 +22,11 @@ from pandera.api.checks import Check
 from pandera.api.polars.types import PolarsData
 
 from tasks.platform.contract import typed_expression
+from tasks.serving.checked import Checked
+from tasks.serving.checks import BUILTIN, Failure, RequestRejected, selected_expression
+from tasks.serving.rows import RowContract
 
 MAX_ROWS_NAMED = 100  # row indexes listed per failed check
-
-
-@dataclass(frozen=True)
-class Failure:
-    column: str | None
-    check: str
-    rows: list[int]
-
-
-class RequestRejected(ValueError):
-    """Records that break the contract: every failed check with its column and offending row indexes."""
-
-    def __init__(self, failures: list[Failure]) -> None:
-        self.failures = failures
-        super().__init__("; ".join(f"{f.check} on {f.column} (rows {f.rows[:5]})" for f in failures))
-
-
-_BUILTIN: dict[str, Callable[..., pl.Expr]] = {
-    "greater_than": lambda c, min_value: c > min_value,
-    "greater_than_or_equal_to": lambda c, min_value: c >= min_value,
-    "less_than": lambda c, max_value: c < max_value,
-    "less_than_or_equal_to": lambda c, max_value: c <= max_value,
-    "equal_to": lambda c, value: c == value,
-    "not_equal_to": lambda c, value: c != value,
-    "isin": lambda c, allowed_values: c.is_in(list(allowed_values)),
-    "notin": lambda c, forbidden_values: ~c.is_in(list(forbidden_values)),
-    "in_range": lambda c, min_value, max_value, include_min=True, include_max=True: (
-        (c >= min_value if include_min else c > min_value) & (c <= max_value if include_max else c < max_value)
-    ),
-    "str_length": lambda c, min_value=None, max_value=None, exact_value=None: _length(
-        c, min_value, max_value, exact_value
-    ),
-}
-
-
-def _length(column: pl.Expr, low: int | None, high: int | None, exact: int | None) -> pl.Expr:
-    length = column.str.len_chars()
-    if exact is not None:
-        return length == exact
-    return (length >= (low if low is not None else 0)) & (length <= high if high is not None else pl.lit(True))
 
 
 @dataclass(frozen=True)
@@ -91,16 +54,22 @@ class _Plan:
 class RequestContract:
     """The contract of one dataset, ready to check request records; the target may be absent (it is unknown)."""
 
-    def __init__(self, contract: type[pa.DataFrameModel], target: str) -> None:
+    def __init__(self, contract: type[pa.DataFrameModel], target: str, features: tuple[str, ...]) -> None:
         self.schema = contract.to_schema()
         self.target = target
         self.dtypes = {name: column.dtype.type for name, column in self.schema.columns.items()}
         # A dataframe-wide check names the contract, as Pandera does.
         self.checks = [*self._column_checks(), *(self._compile(c, None, self.schema.name) for c in self.schema.checks)]
         self._plans: dict[tuple[tuple[str, pl.DataType], ...], _Plan] = {}
+        custom = [selected_expression(c.function, c.column or "*") for c in self.checks if c.function is not None]
+        self.rows = RowContract(self.schema, target, features, custom)
 
-    def check(self, records: list[dict[str, Any]]) -> pl.DataFrame:
-        """The records as a frame typed by the contract, or RequestRejected naming every failure."""
+    def check(self, records: list[dict[str, Any]]) -> Checked:
+        """The records typed by the contract, or RequestRejected naming every failure. A few plain records are
+        accepted in Python (tasks.serving.rows); anything else, and every refusal, is decided in polars."""
+        columns = self.rows.accept(records)
+        if columns is not None:
+            return Checked(columns=columns, dtypes=self.rows.dtypes)
         frame = self._frame(records)
         failures = self._column_set(frame)
         # The columns there are checked all the same, so one answer names every problem; dataframe-wide checks only
@@ -109,7 +78,7 @@ class RequestContract:
         failures += coercions + _besides(coercions, self._failed_checks(typed, whole=not failures))
         if failures:
             raise RequestRejected(failures)
-        return typed
+        return Checked(frame=typed, dtypes=self.rows.dtypes)
 
     def _frame(self, records: list[dict[str, Any]]) -> pl.DataFrame:
         if not records:
@@ -187,7 +156,7 @@ class RequestContract:
     @staticmethod
     def _compile(check: Check, column: str | None, reported_as: str | None = None) -> _Compiled:
         name = check.error or check.name or "check"
-        builder = _BUILTIN.get(check.name or "")
+        builder = BUILTIN.get(check.name or "")
         if builder is not None and column is not None and not check.element_wise:
             return _Compiled(name, column, builder(pl.col(column), **check._check_kwargs), None, check.ignore_na)
         function = partial(check._check_fn, **check._check_kwargs)

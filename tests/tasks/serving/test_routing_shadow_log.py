@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from tasks.serving.checked import Checked
 from tasks.serving.online_log import OnlineLog, Scored
 from tasks.serving.routing import bucket, to_challenger
 from tasks.serving.shadow import ks_distance, rank_correlation, summarise
@@ -35,7 +36,7 @@ def test_shadow_summary_of_identical_reversed_and_shifted_models() -> None:
 def scored(rows: int, request: str) -> Scored:
     records = pl.DataFrame({"id": [f"{request}-{i}" for i in range(rows)], "x": np.arange(rows, dtype=float)})
     ids = records["id"].to_list()
-    return Scored(request, records, ids, ["1"] * rows, np.linspace(0, 1, rows), 3.0)
+    return Scored(request, Checked(frame=records), ids, ["1"] * rows, np.linspace(0, 1, rows), 3.0)
 
 
 def test_the_log_is_due_by_rows_or_by_time_and_a_held_batch_goes_out_first_under_its_name() -> None:

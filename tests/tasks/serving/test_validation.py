@@ -6,16 +6,21 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import orjson
 import polars as pl
 import pytest
 
+from blocks.register import demo_dataset
 from tasks.contracts.credit import CreditApplication, generate
 from tasks.data.conformance import conform
+from tasks.model.features import encode, encode_columns
+from tasks.platform.contract import columns_of
 from tasks.platform.errors import ContractViolation
 from tasks.serving.validation import RequestContract, RequestRejected
 
-CONTRACT = RequestContract(CreditApplication, "defaulted")
+FEATURES = columns_of(demo_dataset()).features
+CONTRACT = RequestContract(CreditApplication, "defaulted", FEATURES)
 
 
 def sent(rows: int = 40, seed: int = 3) -> list[dict[str, Any]]:
@@ -74,8 +79,32 @@ def test_every_break_is_judged_as_pandera_judges_it(name: str) -> None:
     assert compiled_failures(records) == pandera_failures(records)
 
 
+@pytest.mark.parametrize("name", BREAKS)
+def test_the_python_way_accepts_only_what_the_polars_way_accepts_with_the_same_values(name: str) -> None:
+    records = sent()
+    BREAKS[name](records)
+    columns = CONTRACT.rows.accept(records)
+    if columns is None:
+        return  # the polars way decides, as the test above checks
+    assert not pandera_failures(records)
+    frame = pl.DataFrame(records).with_columns(pl.lit(None, pl.Int64).alias("defaulted"))
+    assert columns == conform(frame, CreditApplication).select(list(columns)).to_dict(as_series=False)
+
+
+def test_plain_valid_records_take_the_python_way_and_encode_as_the_frame_does() -> None:
+    records = sent()
+    columns = CONTRACT.rows.accept(records)
+    assert columns is not None and CONTRACT.check(records).columns == columns
+    assert CONTRACT.rows.accept(sent(300)) is None  # more than ROWS_AT_MOST: one polars pass
+    features = columns_of(demo_dataset())
+    mapping = {"region": ["east", "north"], "home_ownership": ["OWN", "RENT"], "loan_purpose": ["car"]}  # unseen: NaN
+    frame = conform(pl.DataFrame(records).with_columns(pl.lit(None, pl.Int64).alias("defaulted")), CreditApplication)
+    encoded = encode_columns(columns, features, mapping)
+    assert np.array_equal(encoded, encode(frame, features, mapping), equal_nan=True)
+
+
 def test_valid_records_come_back_typed_as_the_contract_declares_them() -> None:
-    typed = CONTRACT.check(sent())
+    typed = CONTRACT.check(sent(300)).as_frame()
     assert (
         typed.schema
         == conform(pl.DataFrame(sent()).with_columns(pl.lit(None, pl.Int64).alias("defaulted")), CreditApplication)
