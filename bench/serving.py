@@ -161,36 +161,32 @@ def load(hey: str, url: str, body: Path, seconds: int, bearer: str = "") -> dict
 
 def rows(quiet: dict[int, Any], logged: dict[int, Any], theirs: dict[int, Any]) -> list[dict[str, Any]]:
     targets = {1: ">= 10 (requests/s ours / mlflow); p99 <= 1/5 of mlflow's", 100: ">= 3; p99 <= 1/5 of mlflow's"}
+    logging = ">= 0.95 (requests/s with the online log and shadow on / off)"
     found = []
     for size in SIZES:
-        found.append(
-            {
-                "benchmark": f"serving-{size}-record{'s' if size > 1 else ''}",
-                "rows": size,
-                "seconds": 1 / quiet[size]["rps"],
-                "baseline_seconds": 1 / theirs[size]["rps"],
-                "ratio": quiet[size]["rps"] / theirs[size]["rps"],
-                "target": targets[size],
-                "peak_rss_mb": None,
-                "notes": _describe(quiet[size], theirs[size]),
-            }
-        )
-        found.append(
-            {
-                "benchmark": f"serving-{size}-record{'s' if size > 1 else ''}-log-and-shadow",
-                "rows": size,
-                "seconds": 1 / logged[size]["rps"],
-                "baseline_seconds": 1 / quiet[size]["rps"],
-                "ratio": logged[size]["rps"] / quiet[size]["rps"],
-                "target": ">= 0.95 (requests/s with the online log and shadow on / off)",
-                "peak_rss_mb": None,
-                "notes": _describe(logged[size], quiet[size], "log+shadow off"),
-            }
-        )
+        name = f"serving-{size}-record{'s' if size > 1 else ''}"
+        found.append(_row(name, size, quiet[size], theirs[size], targets[size], "mlflow models serve"))
+        found.append(_row(f"{name}-log-and-shadow", size, logged[size], quiet[size], logging, "log and shadow off"))
     return found
 
 
-def _describe(mine: dict[str, float], other: dict[str, float], named: str = "mlflow models serve") -> str:
+def _row(
+    name: str, size: int, mine: dict[str, float], other: dict[str, float], target: str, named: str
+) -> dict[str, Any]:
+    """Seconds are per request (1 / requests per second), so `ratio` is ours over the baseline's requests/s."""
+    return {
+        "benchmark": name,
+        "rows": size,
+        "seconds": 1 / mine["rps"],
+        "baseline_seconds": 1 / other["rps"],
+        "ratio": mine["rps"] / other["rps"],
+        "target": target,
+        "peak_rss_mb": None,
+        "notes": _describe(mine, other, named),
+    }
+
+
+def _describe(mine: dict[str, float], other: dict[str, float], named: str) -> str:
     return (
         f"{mine['rps']:.0f} req/s, p50 {mine['p50_ms']:.1f} ms, p99 {mine['p99_ms']:.1f} ms, "
         f"{mine['failed_share']:.1%} not 200; {named}: {other['rps']:.0f} req/s, p50 {other['p50_ms']:.1f} ms, "

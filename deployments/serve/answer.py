@@ -23,7 +23,7 @@ def score(served: Served, records: Checked, canary: np.ndarray) -> tuple[np.ndar
     """Each record's score and the version that gave it; each model scores only its own records."""
     assert served.champion is not None
     champion, challenger = served.champion, served.challenger
-    if challenger is None or not canary.any():
+    if challenger is None or not canary.any():  # route() sends nothing to a challenger outside canary mode
         return _predict(served, champion, records), [champion.version] * records.height
     if canary.all():
         return _predict(served, challenger, records), [challenger.version] * records.height

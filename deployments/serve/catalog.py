@@ -84,12 +84,12 @@ class Catalog:
 
     def _with_current_models(self, served: Served) -> Served:
         champion = self._model(served, "champion", champion_version(served.cfg), served.champion)
-        challenger = None
-        if served.policy.mode != "off":
-            wanted = alias_version(served.cfg, served.policy.challenger_alias)
-            challenger = self._model(served, "challenger", wanted, served.challenger)
-            if challenger is not None and champion is not None and challenger.version == champion.version:
-                challenger = None  # promoted: it is the champion now, not a challenger to itself
+        wanted = alias_version(served.cfg, served.policy.challenger_alias)
+        if champion is not None and wanted == champion.version:
+            wanted = None  # promoted: the champion now, not a challenger to itself
+        # Loaded (downloaded and verified) whatever the policy's mode, which decides whether it answers: the
+        # challenger is the likeliest next champion, and a promotion then swaps at once instead of after a download.
+        challenger = self._model(served, "challenger", wanted, served.challenger)
         return replace(served, champion=champion, challenger=challenger)
 
     def _model(self, served: Served, role: str, version: str | None, loaded: LoadedModel | None) -> LoadedModel | None:

@@ -96,6 +96,19 @@ def champion_served(server: Server, cfg: DatasetConfig, version: str) -> None:
     wait_until(lambda: server.ready(cfg.name).get("champion") == version)
 
 
+def served_champion(cfg: DatasetConfig, server: Server) -> None:
+    """v1, trained on two of eight batches, promoted and served."""
+    land(cfg, 8)
+    promote(dataset=with_window(cfg, 2).name, challenger_version=train(dataset=cfg.name))
+    champion_served(server, cfg, "1")
+
+
+def champion_and_challenger(cfg: DatasetConfig, server: Server) -> str:
+    """`served_champion`, and v2 trained on all eight (better), the challenger: its version."""
+    served_champion(cfg, server)
+    return train(dataset=with_window(cfg, 8).name)
+
+
 def serving_policy(cfg: DatasetConfig, server: Server, **fields: Any) -> None:
     ServingPolicy(**fields).save(names.serving_policy(cfg.name), overwrite=True)
     wait_until(lambda: server.ready(cfg.name).get("mode") == fields.get("mode", "off"))
@@ -170,10 +183,7 @@ class Load:
 def test_a_promotion_is_served_within_two_seconds_with_no_failed_request_across_the_swap_and_a_rollback_swaps_back(
     dataset: DatasetConfig, server: Server
 ) -> None:
-    land(dataset, 8)
-    promote(dataset=with_window(dataset, 2).name, challenger_version=train(dataset=dataset.name))
-    champion_served(server, dataset, "1")
-    challenger = train(dataset=with_window(dataset, 8).name)
+    challenger = champion_and_challenger(dataset, server)
     probe = records(3)
     with Load(server, dataset.name) as load:
         assert promote(dataset=dataset.name, challenger_version=challenger).promoted
@@ -192,9 +202,7 @@ def test_a_promotion_is_served_within_two_seconds_with_no_failed_request_across_
 def test_canary_answers_a_fifth_of_the_ids_from_the_challenger_and_each_id_always_from_the_same_model(
     dataset: DatasetConfig, server: Server
 ) -> None:
-    land(dataset, 8)
-    promote(dataset=with_window(dataset, 2).name, challenger_version=train(dataset=dataset.name))
-    train(dataset=with_window(dataset, 8).name)  # v2, the challenger alias
+    champion_and_challenger(dataset, server)
     serving_policy(dataset, server, mode="canary", canary_percent=20.0)
     wait_until(lambda: server.ready(dataset.name).get("challenger") == "2")
 
@@ -214,9 +222,7 @@ def test_canary_answers_a_fifth_of_the_ids_from_the_challenger_and_each_id_alway
 def test_shadow_returns_only_the_champion_logs_both_and_lands_the_online_log(
     dataset: DatasetConfig, server: Server, promotion_policy: Callable[..., DatasetConfig]
 ) -> None:
-    land(dataset, 8)
-    promote(dataset=with_window(dataset, 2).name, challenger_version=train(dataset=dataset.name))
-    challenger = train(dataset=with_window(dataset, 8).name)
+    challenger = champion_and_challenger(dataset, server)
     serving_policy(dataset, server, mode="shadow", flush_rows=200, flush_seconds=1.0)
     wait_until(lambda: server.ready(dataset.name).get("challenger") == challenger)
 
@@ -246,9 +252,10 @@ def test_shadow_returns_only_the_champion_logs_both_and_lands_the_online_log(
 def test_a_tampered_version_is_never_swapped_in_and_the_champion_keeps_serving(
     dataset: DatasetConfig, server: Server
 ) -> None:
-    land(dataset, 8)
-    promote(dataset=with_window(dataset, 2).name, challenger_version=train(dataset=dataset.name))
-    champion_served(server, dataset, "1")
+    served_champion(dataset, server)
+    # The server loads the challenger before it is promoted (and would serve that verified copy): here it follows
+    # another alias, so the first it sees of v2 is the tampered file.
+    serving_policy(dataset, server, mode="shadow", challenger_alias="candidate")
     tampered = train(dataset=with_window(dataset, 8).name)
     details = client_for(dataset).get_model_version(dataset.model_name, tampered)
     logged_model = details.source.removeprefix("models:/")  # MLflow 3 keeps a version's files under its logged model
