@@ -81,6 +81,7 @@ def test_env_prints_shell_exports_for_the_stack(tmp_path: Path) -> None:
     assert exported["AWS_ACCESS_KEY_ID"] == credentials.access_key_id
     assert exported["PREFECT_API_AUTH_STRING"] == credentials.prefect_auth
     assert exported["MLFLOW_TRACKING_PASSWORD"] == credentials.mlflow_password
+    assert exported["DRIFTLOOP_SERVE_TOKEN"] == credentials.serve_token and len(credentials.serve_token) >= 32
     assert exported["MLFLOW_TRACKING_URI"] == settings.resolved_mlflow_uri  # no userinfo: clients print the URI
     assert exported["PATH"].split(":")[0] == str(Path(sys.executable).parent)
 

@@ -8,6 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 import requests
 from mlflow.tracking import MlflowClient
@@ -152,6 +153,19 @@ def test_status_reports_every_component_healthy(local_stack: Settings) -> None:
     assert [line.split()[0] for line in lines] == list(status.components())
     assert all(" healthy " in line for line in lines)
     assert f"http://{local_stack.host}:{local_stack.mlflow_port}" in result.stdout
+    assert f"http://{local_stack.host}:{local_stack.serve_port}" in result.stdout
+
+
+def test_the_stacks_model_server_answers_its_token_only(local_stack: Settings) -> None:
+    url = f"http://{local_stack.host}:{local_stack.serve_port}"
+    token = load_or_create_credentials(local_stack.home).serve_token
+    predict = f"{url}/v1/datasets/no-such-dataset/predict"
+    assert httpx.get(f"{url}/health").json() == {"status": "up"}
+    assert httpx.post(predict, json={"records": [{}]}).status_code == 401
+    assert httpx.post(predict, json={"records": [{}]}, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.get(f"{url}/metrics").status_code == 401
+    known = httpx.post(predict, json={"records": [{}]}, headers={"Authorization": f"Bearer {token}"})
+    assert known.status_code == 404 and "no dataset block named 'no-such-dataset'" in known.json()["detail"]
 
 
 def test_no_deployment_carries_a_path_of_this_machine(local_stack: Settings) -> None:
