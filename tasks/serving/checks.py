@@ -8,8 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 from pandera.api.polars.types import PolarsData
+
+MAX_ROWS_NAMED = 100  # row indexes listed per failed check
 
 
 @dataclass(frozen=True)
@@ -107,3 +110,31 @@ def selected_expression(function: Callable[[PolarsData], Any], key: str) -> pl.E
     ):
         return None
     return pl.all_horizontal(selection.expressions)
+
+
+def failed_rows(failed: pl.Series) -> list[int]:
+    return failed.arg_true().head(MAX_ROWS_NAMED).to_list()
+
+
+def besides(coercions: list[Failure], failures: list[Failure]) -> list[Failure]:
+    """`failures` without the nulls that coercion left where a value did not convert: that value is reported once,
+    as Pandera reports it, by its coercion."""
+    lost = {f.column: set(f.rows) for f in coercions}
+    kept = []
+    for failure in failures:
+        rows = [r for r in failure.rows if r not in lost.get(failure.column, set())]
+        if rows or failure.check != "not_nullable":
+            kept.append(failure if failure.check != "not_nullable" else Failure(failure.column, failure.check, rows))
+    return kept
+
+
+def failures_of(flags: pl.DataFrame, columns: list[str | None], checks: list[str]) -> list[Failure]:
+    """One Failure per flag column with a true row; the common case, nothing failed, costs one numpy reduction."""
+    matrix = flags.to_numpy()
+    if matrix.size == 0 or not matrix.any():
+        return []
+    hits = matrix.any(axis=0)
+    return [
+        Failure(columns[i], checks[i], np.flatnonzero(matrix[:, i])[:MAX_ROWS_NAMED].tolist())
+        for i in np.flatnonzero(hits)
+    ]

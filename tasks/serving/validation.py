@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import numpy as np
 import pandera.backends.polars.builtin_checks  # noqa: F401  (registers the builtin checks' polars functions)
 import pandera.polars as pa
 import polars as pl
@@ -23,10 +22,16 @@ from pandera.api.polars.types import PolarsData
 
 from tasks.platform.contract import typed_expression
 from tasks.serving.checked import Checked
-from tasks.serving.checks import BUILTIN, Failure, RequestRejected, selected_expression
+from tasks.serving.checks import (
+    BUILTIN,
+    Failure,
+    RequestRejected,
+    besides,
+    failed_rows,
+    failures_of,
+    selected_expression,
+)
 from tasks.serving.rows import RowContract
-
-MAX_ROWS_NAMED = 100  # row indexes listed per failed check
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class RequestContract:
         # The columns there are checked all the same, so one answer names every problem; dataframe-wide checks only
         # run on a complete frame (they may read any column).
         typed, coercions = self._typed(frame.select(c for c in frame.columns if c in self.dtypes))
-        failures += coercions + _besides(coercions, self._failed_checks(typed, whole=not failures))
+        failures += coercions + besides(coercions, self._failed_checks(typed, whole=not failures))
         if failures:
             raise RequestRejected(failures)
         return Checked(frame=typed, dtypes=self.rows.dtypes)
@@ -103,7 +108,7 @@ class RequestContract:
         plan = self._plan(frame.schema)
         both = frame.select(plan.typing)
         lost = both.select(f"lost:{name}" for name in plan.present)
-        return both.select(plan.present), _failures(lost, list(plan.present), plan.coercions)
+        return both.select(plan.present), failures_of(lost, list(plan.present), plan.coercions)
 
     def _plan(self, schema: pl.Schema) -> _Plan:
         """The selects for frames of one schema, built once: building expressions costs more than running them on a
@@ -127,11 +132,11 @@ class RequestContract:
     def _failed_checks(self, frame: pl.DataFrame, whole: bool) -> list[Failure]:
         plan = self._plan(frame.schema)
         flags = frame.select(plan.flags)
-        failures = _failures(flags, [c.column for c in plan.builtin], [c.name for c in plan.builtin])
+        failures = failures_of(flags, [c.column for c in plan.builtin], [c.name for c in plan.builtin])
         for check in plan.custom if whole else []:
             failed = ~self._run(check, frame).fill_null(check.ignore_na)
             if failed.any():
-                failures.append(Failure(check.reported_as, check.name, _rows(failed)))
+                failures.append(Failure(check.reported_as, check.name, failed_rows(failed)))
         return failures
 
     @staticmethod
@@ -161,31 +166,3 @@ class RequestContract:
             return _Compiled(name, column, builder(pl.col(column), **check._check_kwargs), None, check.ignore_na)
         function = partial(check._check_fn, **check._check_kwargs)
         return _Compiled(name, column, None, function, check.ignore_na, reported_as or column)
-
-
-def _rows(failed: pl.Series) -> list[int]:
-    return failed.arg_true().head(MAX_ROWS_NAMED).to_list()
-
-
-def _besides(coercions: list[Failure], failures: list[Failure]) -> list[Failure]:
-    """`failures` without the nulls that coercion left where a value did not convert: that value is reported once,
-    as Pandera reports it, by its coercion."""
-    lost = {f.column: set(f.rows) for f in coercions}
-    kept = []
-    for failure in failures:
-        rows = [r for r in failure.rows if r not in lost.get(failure.column, set())]
-        if rows or failure.check != "not_nullable":
-            kept.append(failure if failure.check != "not_nullable" else Failure(failure.column, failure.check, rows))
-    return kept
-
-
-def _failures(flags: pl.DataFrame, columns: list[str | None], checks: list[str]) -> list[Failure]:
-    """One Failure per flag column with a true row; the common case, nothing failed, costs one numpy reduction."""
-    matrix = flags.to_numpy()
-    if matrix.size == 0 or not matrix.any():
-        return []
-    hits = matrix.any(axis=0)
-    return [
-        Failure(columns[i], checks[i], np.flatnonzero(matrix[:, i])[:MAX_ROWS_NAMED].tolist())
-        for i in np.flatnonzero(hits)
-    ]
