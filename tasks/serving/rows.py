@@ -107,6 +107,9 @@ class RowContract:
         }
         self.required = {name for name, column in schema.columns.items() if column.required} - {target}
         self.custom = [expr for expr in custom if expr is not None]
+        # Built once: asking polars for the columns an expression reads, or combining them, costs like running them.
+        self.roots = sorted({root for expr in self.custom for root in expr.meta.root_names()})
+        self.passes = pl.all_horizontal(self.custom).fill_null(False) if self.custom else pl.lit(True)
         numeric_features = all(
             self.dtypes[f].is_numeric() or self.dtypes[f] in (pl.Boolean, pl.String) for f in features
         )
@@ -134,12 +137,10 @@ class RowContract:
 
     def _custom_pass(self, typed: dict[str, list[Any]]) -> bool:
         """The dataframe-wide checks: one select over the columns they read (a null fails, as in the polars way)."""
-        roots = sorted({root for expr in self.custom for root in expr.meta.root_names()})
-        if not set(roots) <= typed.keys():
+        if not set(self.roots) <= typed.keys():
             return False
-        frame = pl.DataFrame({r: typed[r] for r in roots}, schema={r: self.dtypes[r] for r in roots})
-        passed = frame.select(pl.all_horizontal(self.custom).fill_null(False)).to_series()
-        return bool(passed.all())
+        frame = pl.DataFrame({r: typed[r] for r in self.roots}, schema={r: self.dtypes[r] for r in self.roots})
+        return bool(frame.select(self.passes).to_series().all())
 
 
 def _instance(dtype: Any) -> pl.DataType:
