@@ -29,9 +29,9 @@ class ServingPolicyFields(BaseModel):
         "monitored and trained on like any batch.",
     )
     flush_rows: int = Field(
-        default=5000,
+        default=50_000,
         ge=1,
         description="A micro-batch is landed once this many rows wait... (each one is a batch through ingest, score "
-        "and monitor: size it like one)",
+        "and monitor, three flow runs: size it like a batch)",
     )
     flush_seconds: float = Field(default=60.0, gt=0, description="...or once the oldest has waited this long.")
