@@ -31,9 +31,8 @@ def flush(catalog: Catalog, metrics: ServerMetrics, force: bool = False) -> int:
     """Land every dataset's due micro-batch (all waiting rows with `force`); return the rows landed."""
     landed = 0
     for served in catalog.all().values():
-        if not (served.policy.log_online and (force or served.log.due())):
-            continue
-        while (batch := served.log.drain()) is not None:
+        # Only while due: records keep arriving during a landing, and draining until empty would land them one by one.
+        while served.policy.log_online and (force or served.log.due()) and (batch := served.log.drain()) is not None:
             try:
                 land(served, batch, metrics)
             except (BotoCoreError, ClientError, PrefectException, OSError) as exc:

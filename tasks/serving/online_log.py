@@ -64,6 +64,8 @@ class OnlineLog:
 
     def append(self, scored: Scored) -> None:
         with self._lock:
+            if not self._entries:
+                self._since = self.clock()  # the oldest waiting entry's time: what `flush_seconds` is counted from
             self._entries.append((scored, datetime.now(UTC)))
             self._rows += len(scored.record_ids)
 

@@ -42,10 +42,12 @@ def scored(rows: int, request: str) -> Scored:
 def test_the_log_is_due_by_rows_or_by_time_and_a_held_batch_goes_out_first_under_its_name() -> None:
     now = [0.0]
     log = OnlineLog(flush_rows=10, flush_seconds=5.0, clock=lambda: now[0])
-    log.append(scored(4, "a"))
+    now[0] = 100.0  # an idle log is never due, however long it waited
     assert not log.due()
-    now[0] = 5.0
-    assert log.due()  # waited long enough
+    log.append(scored(4, "a"))
+    assert not log.due()  # the clock starts at the oldest record
+    now[0] = 105.0
+    assert log.due()  # that record waited long enough
     log.append(scored(8, "b"))
     batch = log.drain()
     assert batch is not None and batch.records.height == 12 and not log.due()
