@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -132,7 +133,8 @@ def create_app(settings: Settings) -> FastAPI:
             served.log.append(Scored(request_id, checked, ids, versions, scores, 1000.0 * elapsed))
         metrics.requests.labels(dataset, "200", served.champion.version).inc()
         metrics.latency.labels(dataset).observe(elapsed)
-        metrics.rows.labels(dataset, served.champion.version).inc(int((~canary).sum()))
+        for version, rows in Counter(versions).items():  # each answering version's records, the canary's too
+            metrics.rows.labels(dataset, version).inc(rows)
         if canary.any():
             metrics.canary.labels(dataset).inc(int(canary.sum()))
         predictions = [
