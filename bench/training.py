@@ -18,19 +18,14 @@ import argparse
 import dataclasses
 import json
 import resource
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from prefect.testing.utilities import prefect_test_harness
-
-from bench.local_services import local_services
-from blocks.register import demo_dataset, register_block_types, save_defaults
+from bench.local_services import blocks_on_local_services
+from blocks.register import demo_dataset
 from blocks.settings import Settings
-from deployments.stack import s3_server, services
 from flows.train import train
 from tasks.contracts.credit import generate
 from tasks.data.ingest import batch_meta
@@ -53,17 +48,8 @@ COMPARED = ("val_auc", "holdout_auc", "best_iteration", "train_rows", "holdout_r
 
 def run(scale: float = 1.0) -> list[dict[str, Any]]:
     rows = max(int(ROWS * scale), MIN_ROWS)
-    with tempfile.TemporaryDirectory() as home:
-        settings = Settings(
-            home=Path(home),
-            s3_port=s3_server.free_s3_port(),
-            mlflow_port=services.free_port(),
-            bucket="driftloop-bench",
-        )
-        with local_services(settings, mlflow=True) as credentials, prefect_test_harness(server_startup_timeout=120):
-            register_block_types()
-            save_defaults(settings, credentials=credentials, overwrite=True)
-            return [_measure(settings, rows)]
+    with blocks_on_local_services(mlflow=True) as settings:
+        return [_measure(settings, rows)]
 
 
 def _measure(settings: Settings, rows: int) -> dict[str, Any]:
