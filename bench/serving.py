@@ -45,6 +45,7 @@ from tasks.platform.config import DatasetConfig, load_dataset
 SECONDS = 15
 CLIENTS = 8
 SIZES = (1, 100)
+FLUSH_SECONDS = 5.0  # with the online log on: a micro-batch every 5 s, twelve times the default's rate
 
 
 def run(scale: float = 1.0) -> list[dict[str, Any]]:
@@ -58,8 +59,9 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
         cfg = champion_and_challenger(dataset)
         bodies = request_bodies(cfg)
         with ours(settings) as url:
+            policy(cfg, url, mode="off", log_online=False)
             quiet = {n: load(hey, url, bodies[n]["ours"], seconds, token(settings)) for n in SIZES}
-            policy(cfg, url, mode="shadow", log_online=True, flush_seconds=1.0)
+            policy(cfg, url, mode="shadow", log_online=True, flush_seconds=FLUSH_SECONDS)
             logged = {n: load(hey, url, bodies[n]["ours"], seconds, token(settings)) for n in SIZES}
         with mlflow_served(settings, cfg) as url:
             theirs = {n: load(hey, url, bodies[n]["mlflow"], seconds) for n in SIZES}
@@ -112,7 +114,7 @@ def ours(settings: Settings) -> Iterator[str]:
     port = services.free_port()
     service = model_server.service(settings.model_copy(update={"serve_port": port}))
     env = stack_environment(settings) | driftloop_variables(settings.model_copy(update={"serve_port": port}))
-    env |= {"PREFECT_API_URL": str(get_current_settings().api.url), "DRIFTLOOP_SERVE_REFRESH_SECONDS": "1"}
+    env |= {"PREFECT_API_URL": str(get_current_settings().api.url)}
     env.pop("PREFECT_API_AUTH_STRING", None)  # the benchmark's Prefect is an open test server
     process = services.start(service, env)
     try:
@@ -142,7 +144,8 @@ def mlflow_served(settings: Settings, cfg: DatasetConfig) -> Iterator[str]:
 def policy(cfg: DatasetConfig, url: str, **fields: Any) -> None:
     ServingPolicy(**fields).save(names.serving_policy(cfg.name), overwrite=True)
     ready = url.split("/v1/")[0] + "/ready"
-    _wait(lambda: httpx.get(ready).json()["datasets"][cfg.name]["mode"] == fields["mode"])
+    shown = {"mode": fields["mode"], "online_log": fields["log_online"]}
+    _wait(lambda: {k: httpx.get(ready).json()["datasets"][cfg.name][k] for k in shown} == shown)
 
 
 def load(hey: str, url: str, body: Path, seconds: int, bearer: str = "") -> dict[str, float]:

@@ -63,6 +63,9 @@ class Catalog:
             for name, cfg in load_every_dataset().items():
                 policy = _policy(policies.get(names.serving_policy(name)))
                 known = self._served.get(name)
+                if known is not None and known.cfg == cfg:
+                    cfg = known.cfg  # unchanged: keep what was derived from it (the S3 client above all)
+                cfg.store  # noqa: B018  (made now, off the request path: a client costs a tenth of a second of CPU)
                 same_contract = known is not None and known.cfg.spec == cfg.spec
                 contract = (
                     known.contract

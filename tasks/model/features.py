@@ -66,6 +66,8 @@ def encode_columns(values: dict[str, list[Any]], columns: Columns, mapping: Cate
         if name in mapping:
             codes = {category: float(i) for i, category in enumerate(mapping[name])}
             matrix[:, j] = [nan if v is None else codes.get(v, nan) for v in column]
-        else:
+        elif None in column:
             matrix[:, j] = [nan if v is None else float(v) for v in column]
+        else:
+            matrix[:, j] = column  # numpy converts a list of plain numbers in C
     return matrix

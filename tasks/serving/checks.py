@@ -55,31 +55,34 @@ def length(column: pl.Expr, low: int | None, high: int | None, exact: int | None
     return (chars >= (low if low is not None else 0)) & (chars <= high if high is not None else pl.lit(True))
 
 
-# The same checks on a column's non-null Python values (a null passes or fails by `ignore_na` and nullability).
+# The same checks on a column's non-null Python values (a null passes or fails by `ignore_na` and nullability), as
+# whole-list builtins: min, max, count and set operations loop in C, a generator per value would cost more than the
+# rest of a small request. No value is NaN (JSON has none), so min and max order every list totally.
 PREDICATES: dict[str, Callable[..., Callable[[list[Any]], bool]]] = {
-    "greater_than": lambda min_value: lambda xs: all(x > min_value for x in xs),
-    "greater_than_or_equal_to": lambda min_value: lambda xs: all(x >= min_value for x in xs),
-    "less_than": lambda max_value: lambda xs: all(x < max_value for x in xs),
-    "less_than_or_equal_to": lambda max_value: lambda xs: all(x <= max_value for x in xs),
-    "equal_to": lambda value: lambda xs: all(x == value for x in xs),
-    "not_equal_to": lambda value: lambda xs: all(x != value for x in xs),
-    "isin": lambda allowed_values: lambda xs: frozenset(allowed_values).issuperset(xs),
-    "notin": lambda forbidden_values: lambda xs: frozenset(forbidden_values).isdisjoint(xs),
+    "greater_than": lambda min_value: lambda xs: min(xs) > min_value,
+    "greater_than_or_equal_to": lambda min_value: lambda xs: min(xs) >= min_value,
+    "less_than": lambda max_value: lambda xs: max(xs) < max_value,
+    "less_than_or_equal_to": lambda max_value: lambda xs: max(xs) <= max_value,
+    "equal_to": lambda value: lambda xs: xs.count(value) == len(xs),
+    "not_equal_to": lambda value: lambda xs: xs.count(value) == 0,
+    "isin": lambda allowed_values: frozenset(allowed_values).issuperset,
+    "notin": lambda forbidden_values: frozenset(forbidden_values).isdisjoint,
     "in_range": lambda min_value, max_value, include_min=True, include_max=True: (
-        lambda xs: all(
-            (x >= min_value if include_min else x > min_value) and (x <= max_value if include_max else x < max_value)
-            for x in xs
+        lambda xs: (
+            (min(xs) >= min_value if include_min else min(xs) > min_value)
+            and (max(xs) <= max_value if include_max else max(xs) < max_value)
         )
     ),
     "str_length": lambda min_value=None, max_value=None, exact_value=None: (
-        lambda xs: all(
-            len(x) == exact_value
-            if exact_value is not None
-            else (min_value is None or len(x) >= min_value) and (max_value is None or len(x) <= max_value)
-            for x in xs
-        )
+        lambda xs: _lengths_within(list(map(len, xs)), min_value, max_value, exact_value)
     ),
 }
+
+
+def _lengths_within(lengths: list[int], low: int | None, high: int | None, exact: int | None) -> bool:
+    if exact is not None:
+        return lengths.count(exact) == len(lengths)
+    return (low is None or min(lengths) >= low) and (high is None or max(lengths) <= high)
 
 
 class _Selection:

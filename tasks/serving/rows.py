@@ -13,57 +13,60 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from tasks.serving.checks import PREDICATES
+from tasks.serving.expressions import Undecided, as_array, compile_expression
 
 ROWS_AT_MOST = 256  # beyond this, one polars pass is the cheaper way
 ISO_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?")  # the first of contract.ISO_FORMATS
 INT64 = (-(2**63), 2**63 - 1)
 
 
-def _integer(value: Any) -> Any:
-    return value if type(value) is int and INT64[0] <= value <= INT64[1] else _REFUSE
+def _integers(values: list[Any]) -> list[Any] | None:
+    if not set(map(type, values)) <= {int} or min(values) < INT64[0] or max(values) > INT64[1]:
+        return None
+    return values
 
 
-def _real(value: Any) -> Any:
-    return float(value) if type(value) in (int, float) else _REFUSE
+def _reals(values: list[Any]) -> list[Any] | None:
+    return list(map(float, values)) if set(map(type, values)) <= {int, float} else None
 
 
-def _flag(value: Any) -> Any:
-    return value if type(value) is bool else _REFUSE
+def _flags(values: list[Any]) -> list[Any] | None:
+    return values if set(map(type, values)) <= {bool} else None
 
 
-def _text(value: Any) -> Any:
-    return value if type(value) is str else _REFUSE
+def _texts(values: list[Any]) -> list[Any] | None:
+    return values if set(map(type, values)) <= {str} else None
 
 
-def _naive_time(value: Any) -> Any:
-    if type(value) is not str or not ISO_SECONDS.fullmatch(value):
-        return _REFUSE
+def _naive_times(values: list[Any]) -> list[Any] | None:
+    if not set(map(type, values)) <= {str} or not all(map(ISO_SECONDS.fullmatch, values)):
+        return None
     try:
-        return datetime.fromisoformat(value)
+        return list(map(datetime.fromisoformat, values))
     except ValueError:
-        return _REFUSE
+        return None
 
 
-_REFUSE = object()  # "not here": the polars way decides
-
-
-def converter(dtype: pl.DataType) -> Callable[[Any], Any] | None:
-    """How a JSON value becomes a value of `dtype` when it plainly is one; None for a dtype left to polars."""
+def converter(dtype: pl.DataType) -> Callable[[list[Any]], list[Any] | None] | None:
+    """How a column's non-null JSON values become values of `dtype` when each plainly is one (else the converter
+    gives None); None for a dtype left to polars."""
     if dtype.is_integer() and dtype == pl.Int64:
-        return _integer
+        return _integers
     if dtype in (pl.Float64, pl.Float32):
-        return _real
+        return _reals
     if dtype == pl.Boolean:
-        return _flag
+        return _flags
     if dtype == pl.String:
-        return _text
+        return _texts
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
-        return _naive_time
+        return _naive_times
     return None
 
 
@@ -71,27 +74,32 @@ class Column:
     """One column's conversion and checks on Python values."""
 
     def __init__(self, name: str, dtype: pl.DataType, nullable: bool, unique: bool, checks: list[Any]) -> None:
-        self.name, self.nullable, self.unique = name, nullable, unique
+        self.name, self.unique = name, unique
         self.convert = converter(dtype)
-        self.predicates = [(PREDICATES[c.name](**c._check_kwargs), c.ignore_na) for c in checks if c.name in PREDICATES]
+        self.predicates = [PREDICATES[c.name](**c._check_kwargs) for c in checks if c.name in PREDICATES]
+        self.null_passes = nullable and all(c.ignore_na for c in checks)
         self.known = (
             self.convert is not None and len(self.predicates) == len(checks) and not any(c.element_wise for c in checks)
         )
 
     def accepts(self, values: list[Any]) -> list[Any] | None:
         assert self.convert is not None
-        convert = self.convert
-        converted = [None if value is None else convert(value) for value in values]
-        present = [value for value in converted if value is not None]
-        if any(value is _REFUSE for value in present):
+        nulls = None in values
+        if nulls and not self.null_passes:
             return None
-        if len(present) < len(converted) and (not self.nullable or not all(ignore for _, ignore in self.predicates)):
+        present = [value for value in values if value is not None] if nulls else values
+        converted = self.convert(present) if present else present
+        if converted is None or (present and not all(passes(converted) for passes in self.predicates)):
             return None
-        if not all(passes(present) for passes, _ in self.predicates):
+        typed = _with_nulls(values, converted) if nulls else converted
+        if self.unique and len(set(typed)) != len(typed):
             return None
-        if self.unique and len(set(converted)) != len(converted):
-            return None
-        return converted
+        return typed
+
+
+def _with_nulls(values: list[Any], present: list[Any]) -> list[Any]:
+    converted = iter(present)
+    return [None if value is None else next(converted) for value in values]
 
 
 class RowContract:
@@ -110,6 +118,8 @@ class RowContract:
         # Built once: asking polars for the columns an expression reads, or combining them, costs like running them.
         self.roots = sorted({root for expr in self.custom for root in expr.meta.root_names()})
         self.passes = pl.all_horizontal(self.custom).fill_null(False) if self.custom else pl.lit(True)
+        plain = [compile_expression(expr, self.dtypes) for expr in self.custom]
+        self.plain = [evaluate for evaluate in plain if evaluate is not None] if None not in plain else None
         numeric_features = all(
             self.dtypes[f].is_numeric() or self.dtypes[f] in (pl.Boolean, pl.String) for f in features
         )
@@ -121,24 +131,36 @@ class RowContract:
         """The records' columns typed as declared, if this path can vouch for every value; else None."""
         if not self.usable or not records or len(records) > ROWS_AT_MOST:
             return None
-        keys = records[0].keys()
-        if any(record.keys() != keys for record in records) or not self.required <= keys <= self.columns.keys():
+        keys = tuple(records[0])
+        same_keys = all(map(keys.__eq__, map(tuple, records)))  # in one order too: else the polars way
+        if not same_keys or not self.required <= set(keys) <= self.columns.keys():
             return None
-        present = [name for name in self.columns if name in keys or name == self.target]
+        given = [name for name in self.columns if name in keys]
+        # Every record's values at once, column by column: itemgetter and zip loop in C.
+        rows = map(itemgetter(*given), records) if len(given) > 1 else ((r[given[0]],) for r in records)
+        sent = dict(zip(given, map(list, zip(*rows, strict=True)), strict=True))
         typed: dict[str, list[Any]] = {}
-        for name in present:
-            values = self.columns[name].accepts([record.get(name) for record in records])
+        for name in self.columns:
+            values = self.columns[name].accepts(sent[name] if name in sent else [None] * len(records))
             if values is None:
                 return None
-            typed[name] = values
+            if name in sent or name == self.target:
+                typed[name] = values
         if self.custom and not self._custom_pass(typed):
             return None
         return typed
 
     def _custom_pass(self, typed: dict[str, list[Any]]) -> bool:
-        """The dataframe-wide checks: one select over the columns they read (a null fails, as in the polars way)."""
+        """The dataframe-wide checks, in numpy where each compiles to it (tasks.serving.expressions), else in one
+        select over the columns they read; a null fails, as in the polars way."""
         if not set(self.roots) <= typed.keys():
             return False
+        if self.plain is not None:
+            try:
+                columns = {r: as_array(typed[r], self.dtypes[r]) for r in self.roots}
+                return all(bool(np.all(evaluate(columns))) for evaluate in self.plain)
+            except Undecided:
+                return False
         frame = pl.DataFrame({r: typed[r] for r in self.roots}, schema={r: self.dtypes[r] for r in self.roots})
         return bool(frame.select(self.passes).to_series().all())
 
