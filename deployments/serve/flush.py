@@ -69,10 +69,12 @@ def land(served: Served, batch: MicroBatch, metrics: ServerMetrics) -> None:
 def _shadow(
     served: Served, batch: MicroBatch, champion: LoadedModel, challenger: LoadedModel
 ) -> tuple[ShadowSummary, pl.DataFrame]:
-    """Both models on the micro-batch's rows, timed in chunks; the challenger's scores join the serving log."""
-    (champion_scores, champion_ms), (challenger_scores, challenger_ms) = (
-        _timed_scores(model, batch.records, served) for model in (champion, challenger)
-    )
+    """Both models on the micro-batch's rows, timed in chunks; the challenger's scores join the serving log. The
+    champion's scores are the ones it answered with, unless another version answered some rows (a swap, a canary)."""
+    answered = batch.served.get_column("score").to_numpy()
+    by_champion = bool((batch.served.get_column("answered_by") == champion.version).all())
+    champion_scores, champion_ms = _timed_scores(champion, batch.records, served, answered if by_champion else None)
+    challenger_scores, challenger_ms = _timed_scores(challenger, batch.records, served)
     names = (served.cfg.name, champion.version, challenger.version)
     threshold = served.cfg.promotion.decision_threshold
     summary = summarise(names, champion_scores, challenger_scores, (champion_ms, challenger_ms), threshold)
@@ -82,10 +84,12 @@ def _shadow(
     return summary, log_frame
 
 
-def _timed_scores(model: LoadedModel, frame: pl.DataFrame, served: Served) -> tuple[np.ndarray, np.ndarray]:
-    """The scores of every row in one call, and the latency of up to TIMED_CHUNKS request-sized chunks (timing every
-    chunk of a large micro-batch would cost the server more than the requests it answers)."""
-    scores = predict(model, frame, served.cfg.columns)
+def _timed_scores(
+    model: LoadedModel, frame: pl.DataFrame, served: Served, known: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scores of every row in one call (unless `known`), and the latency of up to TIMED_CHUNKS request-sized
+    chunks (timing every chunk of a large micro-batch would cost the server more than the requests it answers)."""
+    scores = known if known is not None else predict(model, frame, served.cfg.columns)
     timings = []
     for start in range(0, min(frame.height, TIMING_CHUNK * TIMED_CHUNKS), TIMING_CHUNK):
         began = time.perf_counter()
