@@ -72,7 +72,8 @@ class Predictor:
         request_id = uuid.uuid4().hex
         elapsed = time.perf_counter() - started
         if served.policy.log_online:
-            served.log.append(Scored(request_id, checked, ids, versions, scores, 1000.0 * elapsed))
+            kept = Scored(request_id, checked.kept(), tuple(ids), tuple(versions), scores, 1000.0 * elapsed)
+            served.log.append(kept)
         self._count(dataset, served.champion.version, versions, int(canary.sum()), elapsed)
         predictions = [
             {"id": i, "score": s, "version": v} for i, s, v in zip(ids, scores.tolist(), versions, strict=True)

@@ -7,6 +7,7 @@ column (that aborts the process): categoricals become integer codes, booleans 0/
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,7 +55,7 @@ def _encoded(name: str, dtype: pl.DataType, categories: list[str] | None) -> pl.
     return column.cast(pl.Float64).fill_null(float("nan")).alias(name)
 
 
-def encode_columns(values: dict[str, list[Any]], columns: Columns, mapping: CategoryMapping) -> np.ndarray:
+def encode_columns(values: Mapping[str, Sequence[Any]], columns: Columns, mapping: CategoryMapping) -> np.ndarray:
     """`encode` for a few records held as Python columns (the model server's small requests), without a polars pass:
     the same codes, NaN for a null or an unseen category. Numbers, flags and mapped text only (a test holds it equal
     to `encode`)."""

@@ -33,8 +33,8 @@ class Scored:
 
     request_id: str
     records: Checked
-    record_ids: list[str]
-    answered_by: list[str]
+    record_ids: tuple[str, ...]
+    answered_by: tuple[str, ...]
     scores: np.ndarray
     request_ms: float
 
