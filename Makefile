@@ -36,9 +36,10 @@ down: setup
 status: setup
 	$(BIN)/driftloop status
 
-# Two workers: most of a test waits on servers. The whole-stack tests share one worker (and one stack).
+# Two workers: most of a test waits on servers. The whole-stack tests share one worker (and one stack). The slowest
+# thirty tests are listed at the end: the suite is meant to stay under fifteen minutes.
 test: setup-dev lint typecheck
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not chaos"
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not chaos" --durations=30
 
 # The fault suite: stops, restarts and SIGKILLs the processes of a stack of its own. Long: `make test` runs only
 # its fast cases (marker `fault`). Each case's row goes into bench/results/chaos.json (the README's table).
