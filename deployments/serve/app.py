@@ -6,6 +6,7 @@ balancer carry no secret) and say nothing a caller could misuse.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from blocks.settings import Settings
 from deployments.serve import follow
 from deployments.serve.catalog import Catalog
+from deployments.serve.handoff import Handoff
 from deployments.serve.metrics import ServerMetrics
 from deployments.serve.predict import CHALLENGE, UNAUTHORISED, Answer, Predictor, json_answer
 
@@ -48,7 +50,8 @@ def create_app(settings: Settings) -> ASGIApp:
     token = settings.serve_token.get_secret_value() if settings.serve_token else ""
     if not token:
         raise ValueError("the model server needs DRIFTLOOP_SERVE_TOKEN: requests are refused without a bearer token")
-    predictor = Predictor(catalog, metrics, token)
+    handoff = Handoff(metrics)
+    predictor = Predictor(catalog, metrics, token, handoff)
 
     def authorised(authorization: Annotated[str, Header()] = "") -> None:
         if not predictor.bearer(authorization):
@@ -56,8 +59,12 @@ def create_app(settings: Settings) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with follow.running(settings, catalog, metrics):
-            yield
+        handoff.start()
+        try:
+            async with follow.running(settings, catalog, settings.alias_poll_seconds):
+                yield
+        finally:  # the lander lands what it holds before the server exits
+            await asyncio.to_thread(handoff.close, LANDER_STOP_SECONDS)
 
     app = FastAPI(title="driftloop model server", lifespan=lifespan)
 
@@ -141,6 +148,7 @@ def _response(answered: Answer) -> Response:
     return Response(answered.body, answered.status, answered.headers, media_type="application/json")
 
 
+LANDER_STOP_SECONDS = 20.0  # within the stack's 30 s for the server to stop
 PREFIX, SUFFIX = "/v1/datasets/", "/predict"
 PREDICT_PATH = PREFIX + "{dataset}" + SUFFIX
 PREDICT_DOCS: dict[str, Any] = {

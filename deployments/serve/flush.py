@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -14,7 +15,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from prefect.exceptions import PrefectException
 
 from deployments.serve.catalog import Catalog, Served
-from deployments.serve.metrics import ServerMetrics
 from tasks.model.records import LoadedModel
 from tasks.model.scoring import predict
 from tasks.platform import events
@@ -28,29 +28,40 @@ TIMING_CHUNK = 100  # rows per timed scoring call: the shadow summary's p95 is o
 TIMED_CHUNKS = 20
 
 
-def flush(catalog: Catalog, metrics: ServerMetrics, force: bool = False) -> int:
-    """Land every dataset's due micro-batch (all waiting rows with `force`); return the rows landed."""
-    landed = 0
+@dataclass(frozen=True)
+class Landed:
+    """What one flush landed for a dataset: the server's metrics count it."""
+
+    rows: int = 0
+    shadow_rows: int = 0
+
+    def __add__(self, other: Landed) -> Landed:
+        return Landed(self.rows + other.rows, self.shadow_rows + other.shadow_rows)
+
+
+def flush(catalog: Catalog, force: bool = False) -> dict[str, Landed]:
+    """Land every dataset's due micro-batch (all waiting rows with `force`); what was landed, by dataset. Whatever
+    the server handed over is landed: it logged the records under the policy it saw."""
+    landed: dict[str, Landed] = {}
     for served in catalog.all().values():
         # Only while due: records keep arriving during a landing, and draining until empty would land them one by one.
-        while served.policy.log_online and (force or served.log.due()) and (batch := served.log.drain()) is not None:
+        while (force or served.log.due()) and (batch := served.log.drain(served.contract.rows.dtypes)) is not None:
             try:
-                land(served, batch, metrics)
+                counted = land(served, batch)
             except (BotoCoreError, ClientError, PrefectException, OSError) as exc:
                 log.error("online log of %s not landed, held for the next flush: %s", served.cfg.name, exc)
                 served.log.hold(batch)
                 break
-            landed += batch.records.height
+            landed[served.cfg.name] = landed.get(served.cfg.name, Landed()) + counted
     return landed
 
 
-def land(served: Served, batch: MicroBatch, metrics: ServerMetrics) -> None:
+def land(served: Served, batch: MicroBatch) -> Landed:
     cfg = served.cfg
     name = batch.name
     summary, log_frame = None, batch.served
     if served.policy.mode == "shadow" and served.challenger is not None and served.champion is not None:
         summary, log_frame = _shadow(served, batch, served.champion, served.challenger)
-        metrics.shadow.labels(cfg.name).inc(batch.records.height)
     cfg.store.write_parquet_if_absent(serving_log_key(cfg.name, name), log_frame)
     if summary is not None:
         key = f"{shadow_prefix(cfg.name, summary.challenger_version)}{name}.json"
@@ -60,10 +71,11 @@ def land(served: Served, batch: MicroBatch, metrics: ServerMetrics) -> None:
     payload = {"dataset": cfg.name, "key": key, "source": "online", "rows": batch.records.height}
     event_id = events.deterministic_id("landed", cfg.name, key)  # landed again after a failure: one event
     events.emit(events.BATCH_LANDED, events.batch_resource(cfg.name, f"online-{name}"), payload, event_id)
-    metrics.flushed.labels(cfg.name).inc(batch.records.height)
-    if summary is not None:
-        described = f"v{summary.challenger_version} in shadow of v{summary.champion_version}: {summary.rows} rows"
-        publish_table("shadow", cfg.name, [summary.model_dump()], described)
+    if summary is None:
+        return Landed(batch.records.height)
+    described = f"v{summary.challenger_version} in shadow of v{summary.champion_version}: {summary.rows} rows"
+    publish_table("shadow", cfg.name, [summary.model_dump()], described)
+    return Landed(batch.records.height, batch.records.height)
 
 
 def _shadow(
@@ -89,10 +101,10 @@ def _timed_scores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The scores of every row in one call (unless `known`), and the latency of up to TIMED_CHUNKS request-sized
     chunks (timing every chunk of a large micro-batch would cost the server more than the requests it answers)."""
-    scores = known if known is not None else predict(model, frame, served.cfg.columns)
+    scores = known if known is not None else predict(model, frame, served.cfg.columns, threads=1)
     timings = []
     for start in range(0, min(frame.height, TIMING_CHUNK * TIMED_CHUNKS), TIMING_CHUNK):
         began = time.perf_counter()
-        predict(model, frame.slice(start, TIMING_CHUNK), served.cfg.columns)
+        predict(model, frame.slice(start, TIMING_CHUNK), served.cfg.columns, threads=1)
         timings.append(1000.0 * (time.perf_counter() - began))
     return scores, np.asarray(timings)

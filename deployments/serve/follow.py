@@ -1,6 +1,6 @@
-"""The server's background work: follow the champion (events first, the alias at a short interval as the fallback),
-re-read the dataset and serving policy blocks now and then, and land the online log when due; on shutdown, land
-what waits."""
+"""Background work of the model server and of its lander: follow the champion (events first, the alias at a short
+interval as the fallback) and re-read the dataset and serving policy blocks now and then; in the lander, also land
+the online log when due, and on shutdown what waits."""
 
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ from prefect.events.filters import EventFilter, EventNameFilter
 
 from blocks.settings import Settings
 from deployments.serve.catalog import Catalog
-from deployments.serve.flush import flush
-from deployments.serve.metrics import ServerMetrics
 from tasks.platform import events
 
 log = logging.getLogger("driftloop.serve")
@@ -26,14 +24,19 @@ MOVES = [events.MODEL_PROMOTED, events.MODEL_ROLLED_BACK]
 
 
 @asynccontextmanager
-async def running(settings: Settings, catalog: Catalog, metrics: ServerMetrics) -> AsyncIterator[None]:
+async def running(
+    settings: Settings, catalog: Catalog, alias_seconds: float, land: Callable[[bool], object] | None = None
+) -> AsyncIterator[None]:
+    """The catalog kept current while the block runs (the aliases checked every `alias_seconds`, besides following
+    events); `land(force)` is called every second and, forced, at the end."""
     await _guarded("first load", lambda: asyncio.to_thread(_load_all, catalog))
     loops = [
-        _every(settings.alias_poll_seconds, "alias check", lambda: asyncio.to_thread(catalog.refresh_models)),
+        _every(alias_seconds, "alias check", lambda: asyncio.to_thread(catalog.refresh_models)),
         _every(settings.serve_refresh_seconds, "block refresh", lambda: asyncio.to_thread(_load_all, catalog)),
-        _every(FLUSH_CHECK_SECONDS, "online log", lambda: asyncio.to_thread(flush, catalog, metrics)),
         _follow_events(catalog),
     ]
+    if land is not None:
+        loops.append(_every(FLUSH_CHECK_SECONDS, "online log", lambda: asyncio.to_thread(land, False)))
     tasks = [asyncio.create_task(loop) for loop in loops]
     try:
         yield
@@ -41,7 +44,8 @@ async def running(settings: Settings, catalog: Catalog, metrics: ServerMetrics) 
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await _guarded("last flush", lambda: asyncio.to_thread(flush, catalog, metrics, True))
+        if land is not None:
+            await _guarded("last flush", lambda: asyncio.to_thread(land, True))
 
 
 def _load_all(catalog: Catalog) -> None:

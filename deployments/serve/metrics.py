@@ -39,3 +39,8 @@ class ServerMetrics:
             registry=r,
         )
         self.flushed = Counter("driftloop_serve_online_rows_landed", "Online rows landed.", ["dataset"], registry=r)
+        self.lander_restarts = Counter(
+            "driftloop_serve_lander_restarts",
+            "Times the online log's lander was found gone and started again.",
+            registry=r,
+        )

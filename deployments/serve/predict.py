@@ -11,16 +11,18 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from deployments.serve import answer
 from deployments.serve.catalog import Catalog
+from deployments.serve.handoff import Handoff
 from deployments.serve.metrics import ServerMetrics
 from tasks.platform.config import unknown_dataset
 from tasks.serving.checks import RequestRejected
-from tasks.serving.online_log import Scored
+from tasks.serving.wire import Scored, encode
 
 UNAUTHORISED = "a bearer token is required (DRIFTLOOP_SERVE_TOKEN)"
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -38,8 +40,8 @@ def json_answer(content: Any, status: int = 200, headers: dict[str, str] | None 
 
 
 class Predictor:
-    def __init__(self, catalog: Catalog, metrics: ServerMetrics, token: str) -> None:
-        self.catalog, self.metrics, self._token = catalog, metrics, token.encode()
+    def __init__(self, catalog: Catalog, metrics: ServerMetrics, token: str, handoff: Handoff) -> None:
+        self.catalog, self.metrics, self._token, self.handoff = catalog, metrics, token.encode(), handoff
 
     def bearer(self, authorization: str) -> bool:
         scheme, _, given = authorization.partition(" ")
@@ -71,9 +73,9 @@ class Predictor:
         scores, versions = answer.score(served, checked, canary)
         request_id = uuid.uuid4().hex
         elapsed = time.perf_counter() - started
-        if served.policy.log_online:
-            kept = Scored(request_id, checked.kept(), tuple(ids), tuple(versions), scores, 1000.0 * elapsed)
-            served.log.append(kept)
+        if served.policy.log_online:  # to the lander: typed, held and landed in a process of its own
+            scored = Scored(request_id, checked, ids, versions, scores, 1000.0 * elapsed, datetime.now(UTC))
+            self.handoff.send(encode(dataset, scored))
         self._count(dataset, served.champion.version, versions, int(canary.sum()), elapsed)
         predictions = [
             {"id": i, "score": s, "version": v} for i, s, v in zip(ids, scores.tolist(), versions, strict=True)

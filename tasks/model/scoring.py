@@ -34,9 +34,10 @@ class ScoredBatch(BaseModel):
     shadow_version: str | None = None  # the previous champion, scoring the batch too during the bake period
 
 
-def predict(model: LoadedModel, frame: pl.DataFrame, columns: Columns) -> np.ndarray:
-    """Probabilities of the positive class, encoded with the model's own category mapping."""
-    return predict_scores(model.booster, encode(frame, columns, model.mapping))
+def predict(model: LoadedModel, frame: pl.DataFrame, columns: Columns, threads: int = 0) -> np.ndarray:
+    """Probabilities of the positive class, encoded with the model's own category mapping (`threads` 0: LightGBM's
+    default)."""
+    return predict_scores(model.booster, encode(frame, columns, model.mapping), threads)
 
 
 def timed_predict(model: LoadedModel, frame: pl.DataFrame, columns: Columns) -> tuple[np.ndarray, ScoringHealth]:

@@ -40,14 +40,6 @@ class Checked:
             return Checked(columns=picked, dtypes=self.dtypes)
         return Checked(frame=self.as_frame().filter(pl.Series(mask)), dtypes=self.dtypes)
 
-    def kept(self) -> Checked:
-        """The same records, their columns as tuples: what the online log holds until a flush is then left out of
-        Python's cyclic collector (a dict of tuples of plain values is untracked once it survives a collection),
-        whose full passes would otherwise walk every waiting record's lists, a quarter of the server's throughput."""
-        if self.columns is None:
-            return self
-        return Checked(columns={name: tuple(values) for name, values in self.columns.items()}, dtypes=self.dtypes)
-
     def matrix(self, columns: Columns, mapping: CategoryMapping) -> np.ndarray:
         if self.columns is not None:
             return encode_columns(self.columns, columns, mapping)
@@ -58,18 +50,3 @@ class Checked:
             return self.frame
         assert self.columns is not None
         return pl.DataFrame(self.columns, schema={name: self.dtypes[name] for name in self.columns})
-
-
-def frame_of(checked: list[Checked]) -> pl.DataFrame:
-    """Many requests' records as one frame: plain columns joined first, so a thousand small requests cost one
-    frame, not a thousand."""
-    plain = [c for c in checked if c.columns is not None]
-    frames = [c.as_frame() for c in checked if c.columns is None]
-    by_keys: dict[tuple[str, ...], dict[str, list[Any]]] = {}
-    for c in plain:
-        assert c.columns is not None
-        joined = by_keys.setdefault(tuple(c.columns), {name: [] for name in c.columns})
-        for name, values in c.columns.items():
-            joined[name] += values
-    frames += [Checked(columns=columns, dtypes=plain[0].dtypes).as_frame() for columns in by_keys.values()]
-    return pl.concat(frames, how="diagonal_relaxed")

@@ -3,11 +3,16 @@ load, rollback, canary, shadow, the online log, a tampered version."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -57,10 +62,13 @@ class Server:
         return {p["version"] for p in answer.json()["predictions"]}
 
 
-@pytest.fixture(scope="module")
-def server(stack_blocks: Settings, credentials: LocalCredentials) -> Iterator[Server]:
-    """`python -m deployments.serve` on a free port, as the stack starts it, quick to re-read aliases and blocks."""
-    settings = stack_blocks.model_copy(update={"serve_port": services.free_port()})
+@contextmanager
+def running_server(
+    settings: Settings, credentials: LocalCredentials
+) -> Iterator[tuple[Server, subprocess.Popen[bytes]]]:
+    """`python -m deployments.serve` on a free port, as the stack starts it, quick to re-read aliases and blocks;
+    the server and its process."""
+    settings = settings.model_copy(update={"serve_port": services.free_port()})
     service = model_server.service(settings)
     env = process_environment() | driftloop_variables(settings)
     env |= {
@@ -71,9 +79,22 @@ def server(stack_blocks: Settings, credentials: LocalCredentials) -> Iterator[Se
         "DRIFTLOOP_SERVE_REFRESH_SECONDS": "1",
     }
     process = services.start(service, env)
-    services.wait_healthy(service, process)
-    yield Server(f"http://127.0.0.1:{settings.serve_port}", credentials.serve_token)
-    services.stop(process, service.stop_seconds)
+    try:
+        services.wait_healthy(service, process)
+        yield Server(f"http://127.0.0.1:{settings.serve_port}", credentials.serve_token), process
+    finally:
+        services.stop(process, service.stop_seconds)
+
+
+@pytest.fixture(scope="module")
+def server_process(stack_blocks: Settings, credentials: LocalCredentials) -> Iterator[tuple[Server, int]]:
+    with running_server(stack_blocks, credentials) as (server, process):
+        yield server, process.pid
+
+
+@pytest.fixture
+def server(server_process: tuple[Server, int]) -> Server:
+    return server_process[0]
 
 
 def records(rows: int, seed: int = 99) -> list[dict[str, Any]]:
@@ -281,3 +302,57 @@ def pl_frame(sent: list[dict[str, Any]]) -> Any:
     import polars as pl
 
     return pl.DataFrame(sent).with_columns(pl.lit(None, pl.Int64).alias("defaulted"))
+
+
+def landers(server_pid: int) -> list[int]:
+    """The process ids of the server's lander children (normally one)."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    return [int(c) for c in children if b"deployments.serve.lander" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def gone(pid: int) -> bool:
+    """Exited: no process, or one its parent has not reaped yet (a zombie)."""
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().rpartition(")")[2].split()[0] == "Z"
+
+
+def online_rows(cfg: DatasetConfig) -> int:
+    return sum(cfg.store.read_parquet(k).height for k in cfg.store.list_keys(f"landing/{cfg.name}/online/"))
+
+
+def test_a_killed_lander_is_replaced_and_the_next_requests_land(
+    dataset: DatasetConfig, server_process: tuple[Server, int]
+) -> None:
+    server, pid = server_process
+    served_champion(dataset, server)
+    serving_policy(dataset, server, mode="off", flush_rows=40, flush_seconds=1.0)
+    (lander,) = landers(pid)
+    os.kill(lander, signal.SIGKILL)
+    wait_until(lambda: gone(lander))
+
+    sent = records(40, seed=31)
+    assert server.versions(dataset.name, sent) == {"1"}  # answered while the lander is replaced
+    wait_until(lambda: online_rows(dataset) == 40, timeout=90)
+    assert len(landers(pid)) == 1
+    metrics = server.client.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {server.token}"}).text
+    assert "driftloop_serve_lander_restarts_total 1.0" in metrics
+    assert f'driftloop_serve_online_rows_landed_total{{dataset="{dataset.name}"}} 40.0' in metrics
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
+def test_a_stopped_or_killed_server_leaves_its_lander_to_land_what_it_holds(
+    stop: str, dataset: DatasetConfig, server: Server, stack_blocks: Settings, credentials: LocalCredentials
+) -> None:
+    served_champion(dataset, server)
+    ServingPolicy(flush_rows=100_000, flush_seconds=3600.0).save(names.serving_policy(dataset.name), overwrite=True)
+    with running_server(stack_blocks, credentials) as (second, process):
+        champion_served(second, dataset, "1")
+        (lander,) = landers(process.pid)
+        assert second.versions(dataset.name, records(30, seed=32)) == {"1"}
+        time.sleep(2.0)  # past a few of the lander's flush checks: nothing is due
+        assert online_rows(dataset) == 0
+        if stop == "SIGKILL":  # no shutdown at all: the lander sees its input close
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    wait_until(lambda: online_rows(dataset) == 30, timeout=60)
+    wait_until(lambda: gone(lander))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import polars as pl
 
+from tasks.serving import wire
 from tasks.serving.checked import Checked
-from tasks.serving.online_log import OnlineLog, Scored
+from tasks.serving.online_log import OnlineLog
 from tasks.serving.routing import bucket, to_challenger
 from tasks.serving.shadow import ks_distance, rank_correlation, summarise
+from tasks.serving.wire import Handed, Scored
 
 
 def test_a_fifth_of_five_thousand_ids_go_to_the_canary_the_same_ones_every_time() -> None:
@@ -33,10 +37,17 @@ def test_shadow_summary_of_identical_reversed_and_shifted_models() -> None:
     assert 0.85 < shifted.agreement < 0.95 and shifted.rank_correlation > 0.99
 
 
-def scored(rows: int, request: str) -> Scored:
+SERVED_AT = datetime(2024, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)
+
+
+DTYPES: dict[str, pl.DataType] = {"id": pl.String(), "x": pl.Float64()}
+
+
+def scored(rows: int, request: str) -> Handed:
     records = pl.DataFrame({"id": [f"{request}-{i}" for i in range(rows)], "x": np.arange(rows, dtype=float)})
     ids = records["id"].to_list()
-    return Scored(request, Checked(frame=records), ids, ["1"] * rows, np.linspace(0, 1, rows), 3.0)
+    answer = Scored(request, Checked(frame=records), ids, ["1"] * rows, np.linspace(0, 1, rows), 3.0, SERVED_AT)
+    return wire.decode(wire.encode("d", answer))
 
 
 def test_the_log_is_due_by_rows_or_by_time_and_a_held_batch_goes_out_first_under_its_name() -> None:
@@ -49,13 +60,14 @@ def test_the_log_is_due_by_rows_or_by_time_and_a_held_batch_goes_out_first_under
     now[0] = 105.0
     assert log.due()  # that record waited long enough
     log.append(scored(8, "b"))
-    batch = log.drain()
+    batch = log.drain(DTYPES)
     assert batch is not None and batch.records.height == 12 and not log.due()
     assert batch.served["request_id"].to_list() == ["a"] * 4 + ["b"] * 8
+    assert batch.served["served_at"].to_list() == [SERVED_AT] * 12  # when the server answered, not when logged
     log.hold(batch)  # landing failed
     log.append(scored(10, "c"))
     assert log.due() and log.waiting == 22
-    again = log.drain()
+    again = log.drain(DTYPES)
     assert again is not None and again.name == batch.name and again.records.equals(batch.records)
-    rest = log.drain()
-    assert rest is not None and rest.records.height == 10 and log.drain() is None
+    rest = log.drain(DTYPES)
+    assert rest is not None and rest.records.height == 10 and log.drain(DTYPES) is None

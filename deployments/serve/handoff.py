@@ -1,0 +1,99 @@
+"""The server's end of its lander (deployments.serve.lander): each logged request goes down a pipe, and what the
+lander landed comes back for the metrics.
+
+A lander that died is started again by the next hand-off, which the new one receives; what the dead one held and
+had not landed is lost, as it would be had the whole server died. A lander that falls behind makes the server wait
+once the pipe is full: the log slows answering down rather than losing records or growing without bound."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import subprocess
+import sys
+import threading
+from contextlib import closing, suppress
+from multiprocessing.connection import Connection
+
+import orjson
+
+from deployments.serve.lander import STOP
+from deployments.serve.metrics import ServerMetrics
+
+log = logging.getLogger("driftloop.serve")
+PIPE_BYTES = 1 << 20  # Linux's ceiling for an unprivileged pipe: about a second of 100-record requests at full speed
+
+
+class Handoff:
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self.metrics = metrics
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._inbox: Connection | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._inbox is None:
+                self._start()
+
+    def send(self, blob: bytes) -> None:
+        with self._lock:
+            if self._inbox is None:
+                self._start()
+            assert self._inbox is not None
+            try:
+                self._inbox.send_bytes(blob)
+            except OSError as exc:  # only a lander that is gone closes its end
+                code = self._process.poll() if self._process else None
+                log.error("the lander exited (%s, code %s); starting another for the online log", exc, code)
+                self.metrics.lander_restarts.inc()
+                self._start()
+                self._inbox.send_bytes(blob)
+
+    def close(self, timeout: float) -> None:
+        """Ask the lander to land everything it holds and wait for it, at most `timeout` seconds."""
+        with self._lock:
+            if self._inbox is None or self._process is None:
+                return
+            with suppress(OSError):
+                self._inbox.send_bytes(STOP)
+            self._inbox.close()
+            self._inbox = None
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.error("the lander did not finish landing within %.0fs; stopped", timeout)
+                self._process.kill()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def _start(self) -> None:
+        if self._inbox is not None:
+            self._inbox.close()
+        inbox_read, inbox_write = os.pipe()
+        reports_read, reports_write = os.pipe()
+        with suppress(OSError):  # a smaller buffer only means the server waits sooner
+            fcntl.fcntl(inbox_write, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        command = [sys.executable, "-m", "deployments.serve.lander", str(reports_write)]
+        # A process group of its own: a signal to the server's group (the stack stopping it) would otherwise reach
+        # the lander too, perhaps before it could ignore it; it stops when the hand-off closes, after landing.
+        self._process = subprocess.Popen(command, stdin=inbox_read, pass_fds=(reports_write,), process_group=0)
+        os.close(inbox_read)
+        os.close(reports_write)
+        self._inbox = Connection(inbox_write, readable=False)
+        reports = Connection(reports_read, writable=False)
+        threading.Thread(target=self._count, args=(reports,), name="lander reports", daemon=True).start()
+
+    def _count(self, reports: Connection) -> None:
+        with closing(reports):
+            while True:
+                try:
+                    landed = orjson.loads(reports.recv_bytes())
+                except EOFError:
+                    return
+                for dataset, counted in landed.items():
+                    self.metrics.flushed.labels(dataset).inc(counted["rows"])
+                    self.metrics.shadow.labels(dataset).inc(counted["shadow_rows"])
