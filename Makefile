@@ -41,8 +41,9 @@ status: setup
 test: setup-dev lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not chaos" --durations=30
 
-# The fault suite: stops, restarts and SIGKILLs the processes of a stack of its own. Long: `make test` runs only
-# its fast cases (marker `fault`). Each case's row goes into bench/results/chaos.json (the README's table).
+# The fault suite and the longest stories: stops, restarts and SIGKILLs the processes of a stack of its own, kills
+# the model server and its lander, plays the whole loop through the automations. Long: `make test` runs only its
+# fast cases (marker `fault`). Each case's row goes into bench/results/chaos.json (the README's table).
 chaos: setup-dev
 	$(BIN)/python -m pytest tests -m "chaos or fault" --chaos-results bench/results/chaos.json
 

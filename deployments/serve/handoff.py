@@ -41,14 +41,15 @@ class Handoff:
         with self._lock:
             if self._inbox is None:
                 self._start()
-            assert self._inbox is not None
+            assert self._inbox is not None and self._process is not None
+            # Asked first (a waitpid, a microsecond): a broken pipe alone would miss a lander whose end of it a
+            # process of its own had inherited.
+            if (code := self._process.poll()) is not None:
+                self._restart(f"code {code}")
             try:
                 self._inbox.send_bytes(blob)
             except OSError as exc:  # only a lander that is gone closes its end
-                code = self._process.poll() if self._process else None
-                log.error("the lander exited (%s, code %s); starting another for the online log", exc, code)
-                self.metrics.lander_restarts.inc()
-                self._start()
+                self._restart(f"{exc}, code {self._process.poll()}")
                 self._inbox.send_bytes(blob)
 
     def close(self, timeout: float) -> None:
@@ -66,9 +67,10 @@ class Handoff:
                 log.error("the lander did not finish landing within %.0fs; stopped", timeout)
                 self._process.kill()
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+    def _restart(self, why: str) -> None:
+        log.error("the lander exited (%s); starting another for the online log", why)
+        self.metrics.lander_restarts.inc()
+        self._start()
 
     def _start(self) -> None:
         if self._inbox is not None:

@@ -32,6 +32,7 @@ from tasks.serving import wire
 
 log = logging.getLogger("driftloop.serve.lander")
 STOP = b""  # an empty hand-off: the server is stopping
+NICENESS = 10  # the answers first: on a busy machine a micro-batch can land a second later, a request cannot wait
 
 
 class Lander:
@@ -97,6 +98,7 @@ class Lander:
 def main() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(NICENESS)
     log_to_stderr()
     inbox, reports = _private_pipes(int(sys.argv[1]))
     lander = Lander(Catalog(ServerMetrics()), reports)

@@ -320,6 +320,7 @@ def online_rows(cfg: DatasetConfig) -> int:
     return sum(cfg.store.read_parquet(k).height for k in cfg.store.list_keys(f"landing/{cfg.name}/online/"))
 
 
+@pytest.mark.chaos  # the new lander loads every dataset's models first: minutes after a whole session's tests
 def test_a_killed_lander_is_replaced_and_the_next_requests_land(
     dataset: DatasetConfig, server_process: tuple[Server, int]
 ) -> None:
@@ -332,13 +333,16 @@ def test_a_killed_lander_is_replaced_and_the_next_requests_land(
 
     sent = records(40, seed=31)
     assert server.versions(dataset.name, sent) == {"1"}  # answered while the lander is replaced
-    wait_until(lambda: online_rows(dataset) == 40, timeout=90)
+    # The new lander first loads every dataset's models, as the server does when it starts: with the many datasets
+    # a whole test session leaves, that takes minutes on a busy machine.
+    wait_until(lambda: online_rows(dataset) == 40, timeout=300, every=1.0)
     assert len(landers(pid)) == 1
     metrics = server.client.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {server.token}"}).text
     assert "driftloop_serve_lander_restarts_total 1.0" in metrics
     assert f'driftloop_serve_online_rows_landed_total{{dataset="{dataset.name}"}} 40.0' in metrics
 
 
+@pytest.mark.chaos  # two more servers, each loading every dataset's models: minutes after a whole session's tests
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
 def test_a_stopped_or_killed_server_leaves_its_lander_to_land_what_it_holds(
     stop: str, dataset: DatasetConfig, server: Server, stack_blocks: Settings, credentials: LocalCredentials
