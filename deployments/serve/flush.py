@@ -100,7 +100,8 @@ def _timed_scores(
     model: LoadedModel, frame: pl.DataFrame, served: Served, known: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The scores of every row in one call (unless `known`), and the latency of up to TIMED_CHUNKS request-sized
-    chunks (timing every chunk of a large micro-batch would cost the server more than the requests it answers)."""
+    chunks (timing every chunk of a large micro-batch would score it twice). One thread: the lander leaves the
+    other core to the server's answers."""
     scores = known if known is not None else predict(model, frame, served.cfg.columns, threads=1)
     timings = []
     for start in range(0, min(frame.height, TIMING_CHUNK * TIMED_CHUNKS), TIMING_CHUNK):
