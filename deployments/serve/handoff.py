@@ -18,8 +18,8 @@ from multiprocessing.connection import Connection
 
 import orjson
 
-from deployments.serve.lander import STOP
 from deployments.serve.metrics import ServerMetrics
+from tasks.serving.wire import STOP
 
 log = logging.getLogger("driftloop.serve")
 PIPE_BYTES = 1 << 20  # Linux's ceiling for an unprivileged pipe: about a second of 100-record requests at full speed

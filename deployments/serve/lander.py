@@ -29,9 +29,9 @@ from deployments.serve.catalog import Catalog
 from deployments.serve.flush import flush
 from deployments.serve.metrics import ServerMetrics
 from tasks.serving import wire
+from tasks.serving.wire import STOP
 
 log = logging.getLogger("driftloop.serve.lander")
-STOP = b""  # an empty hand-off: the server is stopping
 NICENESS = 10  # the answers first: on a busy machine a micro-batch can land a second later, a request cannot wait
 
 

@@ -25,6 +25,7 @@ import polars as pl
 
 from tasks.serving.checked import Checked
 
+STOP = b""  # an empty hand-off: the server is stopping
 COLUMNS, FRAME = b"c", b"f"  # the records after the head: a JSON object of columns, or a polars IPC stream
 PREFIX = struct.Struct(">cIHI")  # kind, rows, then the byte lengths of the dataset's name and of the head
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"  # orjson's form of a naive time; the fraction is absent when zero
