@@ -21,6 +21,7 @@ from tasks.model.features import encode, fit_mapping
 from tasks.model.records import LoadedModel
 from tasks.model.scoring import predict
 from tasks.model.training import fit_booster
+from tasks.model.window_rows import training_set
 from tasks.platform.contract import columns_of
 
 ROWS = 1_000_000
@@ -36,7 +37,12 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
     )
     train = generate(TRAIN_ROWS, seed=99, start=datetime(2024, 1, 1))
     mapping = fit_mapping(train, columns)
-    model = LoadedModel(version="bench", booster=fit_booster(train, columns, mapping), mapping=mapping, run_id="")
+    model = LoadedModel(
+        version="bench",
+        booster=fit_booster(training_set(train, columns, mapping), columns, mapping),
+        mapping=mapping,
+        run_id="",
+    )
     matrix = encode(frame, columns, mapping)
     started = time.perf_counter()
     model.booster.predict(matrix)

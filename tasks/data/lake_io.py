@@ -9,6 +9,7 @@ and before ingest's ledger record, so a crash in between is made good by the ret
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 import polars as pl
@@ -94,6 +95,15 @@ def read_meta(store: Store, dataset: str, batch_id: str) -> BatchMeta:
 
 def read_batch(store: Store, dataset: str, batch_id: str) -> pl.DataFrame:
     return store.read_parquet(batch_key(dataset, batch_id))
+
+
+def read_batches(
+    store: Store, dataset: str, batch_ids: Iterable[str], columns: Collection[str] | None = None
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """The batches one at a time, in the order given (only `columns` of them, when given): a window of any length
+    holds one batch's frame at a time."""
+    for batch_id in batch_ids:
+        yield batch_id, store.read_parquet(batch_key(dataset, batch_id), columns)
 
 
 def resolve_batch(store: Store, dataset: str, batch_id: str, purpose: str) -> str:

@@ -1,4 +1,5 @@
-"""Training (pure): the deterministic LightGBM fit of a challenger on the rows its window (tasks.model.window) gives."""
+"""Training (pure): the deterministic LightGBM fit of a challenger on the rows its window (tasks.model.window_rows)
+gives."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-import polars as pl
 
-from tasks.model.features import CategoryMapping, categorical_indices, encode
+from tasks.model.features import CategoryMapping, categorical_indices
+from tasks.model.window_rows import TrainingSet
 from tasks.platform.contract import Columns
 
-VALIDATION_EVERY = 5  # every fifth training row validates: spread over every batch, the same rows every time
 SEED = 42
 PARAMS: dict[str, object] = {
     "objective": "binary",
@@ -30,17 +30,14 @@ MAX_ROUNDS = 400
 EARLY_STOPPING_ROUNDS = 30
 
 
-def fit_booster(train: pl.DataFrame, columns: Columns, mapping: CategoryMapping) -> lgb.Booster:
-    """Deterministic LightGBM fit with early stopping on every fifth row of the window."""
-    matrix = encode(train, columns, mapping)
-    labels = train.get_column(columns.target).to_numpy().astype(np.float64)
-    validation = np.arange(train.height) % VALIDATION_EVERY == VALIDATION_EVERY - 1
+def fit_booster(training: TrainingSet, columns: Columns, mapping: CategoryMapping) -> lgb.Booster:
+    """Deterministic LightGBM fit with early stopping on the training set's validation rows."""
     options: dict[str, Any] = {
         "feature_name": list(columns.features),
         "categorical_feature": categorical_indices(columns, mapping),
     }
-    fit_set = lgb.Dataset(matrix[~validation], labels[~validation], **options)
-    val_set = lgb.Dataset(matrix[validation], labels[validation], reference=fit_set, **options)
+    fit_set = lgb.Dataset(training.fit, training.fit_labels, **options)
+    val_set = lgb.Dataset(training.validation, training.validation_labels, reference=fit_set, **options)
     return lgb.train(
         PARAMS,
         fit_set,

@@ -13,19 +13,13 @@ The window rule (DESIGN §4, "the retraining window follows the new regime"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
-import polars as pl
 from pydantic import BaseModel
 
 from tasks.data.lake import BatchMeta
-from tasks.platform.contract import Columns
 from tasks.platform.errors import ConfigurationError, NotEnoughData
 from tasks.platform.specs import DatasetFields
 
 MIN_TRAIN_ROWS = 1000  # below this, early stopping on a fifth of the window has too little to stop on
-SAMPLE_SEED = 42  # the same reference pool gives the same reference sample
 
 
 class WindowPlan(BaseModel):
@@ -38,6 +32,7 @@ class WindowPlan(BaseModel):
     reference_batches: list[str]
     sha256: dict[str, str]
     trainable_rows: int
+    reference_pool_rows: int
     mixed_pre_onset: int
 
     @property
@@ -45,13 +40,6 @@ class WindowPlan(BaseModel):
         """Every batch to read, oldest first."""
         wanted = {*self.train_batches, *self.holdout, *self.reference_batches}
         return [b for b in self.sha256 if b in wanted]
-
-
-@dataclass(frozen=True)
-class Window:
-    train: pl.DataFrame
-    holdout: pl.DataFrame
-    reference_pool: pl.DataFrame
 
 
 def plan_window(metas: list[BatchMeta], spec: DatasetFields, dataset: str, onset_batch_id: str = "") -> WindowPlan:
@@ -81,6 +69,7 @@ def plan_window(metas: list[BatchMeta], spec: DatasetFields, dataset: str, onset
         reference_batches=[m.batch_id for m in reference],
         sha256={m.batch_id: m.sha256 for m in metas},
         trainable_rows=trainable,
+        reference_pool_rows=sum(m.rows for m in reference),
         mixed_pre_onset=mixed,
     )
 
@@ -99,31 +88,6 @@ def reference_shortfall(metas: list[BatchMeta], onset_batch_id: str, min_batches
         f"waiting for the new regime: {len(since)} batches with {rows} rows since the onset {onset_batch_id}; its "
         f"reference needs at least {min_batches} batches and {min_rows} rows (drift policy min_reference_*)"
     )
-
-
-def split_window(frames: dict[str, pl.DataFrame], plan: WindowPlan, columns: Columns) -> Window:
-    """Cut the batches into training rows, holdout rows and the reference pool, in stable batch and row order."""
-    labelled = {b: f.filter(pl.col(columns.target).is_not_null()) for b, f in frames.items()}
-    holdout = holdout_rows(labelled, plan.holdout)
-    # A batch's holdout is its last k labelled rows, so its training rows are the ones before them.
-    train = _stack([labelled[b].head(labelled[b].height - plan.holdout.get(b, 0)) for b in plan.train_batches])
-    reference_pool = _stack([frames[b] for b in plan.reference_batches])
-    return Window(train=train, holdout=holdout, reference_pool=reference_pool)
-
-
-def holdout_rows(labelled: Mapping[str, pl.DataFrame], counts: dict[str, int]) -> pl.DataFrame:
-    """The last `counts[b]` labelled rows of each batch, oldest batch first (`counts` is recorded newest first)."""
-    return _stack([labelled[b].tail(k) for b, k in reversed(counts.items()) if k])
-
-
-def _stack(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """Batches one under another; a batch written before an optional column joined the contract has nulls there."""
-    return pl.concat(frames, how="diagonal_relaxed")
-
-
-def sample_reference(pool: pl.DataFrame, rows: int) -> pl.DataFrame:
-    """A bounded, seeded sample of the reference pool (the same pool gives the same sample)."""
-    return pool.sample(min(rows, pool.height), seed=SAMPLE_SEED) if pool.height > rows else pool
 
 
 def _holdout_counts(metas: list[BatchMeta], rows: int) -> dict[str, int]:

@@ -6,12 +6,14 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import polars as pl
+import polars.selectors as cs
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -136,8 +138,12 @@ class Store:
             modified.update((obj["Key"], obj["LastModified"]) for obj in page.get("Contents", []))
         return modified
 
-    def read_parquet(self, key: str) -> pl.DataFrame:
-        return pl.read_parquet(self.uri(key), storage_options=self.storage_options)
+    def read_parquet(self, key: str, columns: Collection[str] | None = None) -> pl.DataFrame:
+        """The object's frame; with `columns`, only those of them it has (only their bytes are fetched)."""
+        if columns is None:
+            return pl.read_parquet(self.uri(key), storage_options=self.storage_options)
+        scan = pl.scan_parquet(self.uri(key), storage_options=self.storage_options)
+        return scan.select(cs.by_name(*columns, require_all=False)).collect()
 
     def write_parquet_if_absent(self, key: str, frame: pl.DataFrame) -> bool:
         return self.put_if_absent(key, parquet_bytes(frame))

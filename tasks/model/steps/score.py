@@ -17,7 +17,7 @@ from tasks.model import champions, history
 from tasks.model.bake import shadow_of
 from tasks.model.registry import champion_version, load_holdout, load_model
 from tasks.model.scoring import ScoredBatch, ScoringHealth, prediction_frame, timed_predict
-from tasks.model.window import holdout_rows
+from tasks.model.window_rows import holdout_rows
 from tasks.platform import events
 from tasks.platform.artifacts import publish_table
 from tasks.platform.codec import json_bytes

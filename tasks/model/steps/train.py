@@ -12,14 +12,15 @@ from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Completed
 
-from tasks.data.lake_io import read_batch, recent_batches
-from tasks.model.features import encode, fit_mapping
+from tasks.data.lake_io import read_batches, recent_batches
+from tasks.model.features import encode
 from tasks.model.metrics import roc_auc_delong
 from tasks.model.records import ChallengerRecord, version_description
 from tasks.model.registration import REGISTRATION_TAG, log_challenger, new_registration_id
 from tasks.model.registry import HOLDOUT, MAPPING, PROFILE, REFERENCE
 from tasks.model.training import MAX_ROUNDS, PARAMS, fit_booster, predict_scores
-from tasks.model.window import Window, WindowPlan, plan_window, sample_reference, split_window
+from tasks.model.window import WindowPlan, plan_window
+from tasks.model.window_rows import Window, assemble, window_mapping
 from tasks.monitoring.drift import fit_profile
 from tasks.platform import events
 from tasks.platform.artifacts import publish_table
@@ -41,32 +42,36 @@ def plan_training(cfg: DatasetConfig, onset_batch_id: str) -> WindowPlan:
 
 @step_task
 def fit_challenger(cfg: DatasetConfig, plan: WindowPlan, trigger_event_id: str) -> ChallengerRecord:
-    """Read the window, fit the model, measure it on the holdout and profile its reference sample."""
-    window = split_window({b: read_batch(cfg.store, cfg.name, b) for b in plan.batches}, plan, cfg.columns)
-    mapping = fit_mapping(window.train, cfg.columns)
-    booster = fit_booster(window.train, cfg.columns, mapping)
+    """Read the window a batch at a time, fit the model, measure it on the holdout and profile its reference sample."""
+    texts = (*cfg.columns.categorical, cfg.columns.target)
+    mapping = window_mapping(read_batches(cfg.store, cfg.name, plan.train_batches, texts), plan, cfg.columns)
+    window = assemble(
+        read_batches(cfg.store, cfg.name, plan.batches), plan, cfg.columns, mapping, cfg.spec.reference_rows
+    )
+    booster = fit_booster(window.training, cfg.columns, mapping)
     holdout_scores = predict_scores(booster, encode(window.holdout, cfg.columns, mapping))
     estimate = roc_auc_delong(window.holdout.get_column(cfg.columns.target).to_numpy(), holdout_scores)
     holdout_auc = estimate.auc if estimate else float("nan")
-    reference = sample_reference(window.reference_pool, cfg.spec.reference_rows)
-    reference_matrix = encode(reference, cfg.columns, mapping)
+    reference_matrix = encode(window.reference, cfg.columns, mapping)
     # The reference AUC's own standard error widens the drift rule's bound: a holdout that scored high by chance
     # must not make every later batch look like a drop.
     scores = predict_scores(booster, reference_matrix)
-    profile = fit_profile(reference, cfg.columns, scores, holdout_auc, estimate.standard_error if estimate else None)
+    profile = fit_profile(
+        window.reference, cfg.columns, scores, holdout_auc, estimate.standard_error if estimate else None
+    )
     files = {
         MAPPING: json.dumps(mapping, indent=2, sort_keys=True).encode(),
         HOLDOUT: json.dumps(_holdout_record(plan, window), indent=2).encode(),
-        REFERENCE: parquet_bytes(reference),
+        REFERENCE: parquet_bytes(window.reference),
         PROFILE: profile.model_dump_json(indent=2).encode(),
     }
     metrics = {
         "val_auc": float(booster.best_score["val"]["auc"]),
         "holdout_auc": holdout_auc,
         "best_iteration": float(booster.best_iteration),
-        "train_rows": float(window.train.height),
+        "train_rows": float(window.training.rows),
         "holdout_rows": float(window.holdout.height),
-        "reference_rows": float(reference.height),
+        "reference_rows": float(window.reference.height),
     }
     params = {**PARAMS, "max_rounds": MAX_ROUNDS, "window_batches": len(plan.train_batches)}
     # Drawn once here, so every retry of the registration is given the same id and finds the earlier attempts' runs.

@@ -12,7 +12,8 @@ from blocks.register import demo_dataset
 from tasks.contracts.credit import generate
 from tasks.data.lake import BatchMeta
 from tasks.model.features import categorical_indices, encode, fit_mapping
-from tasks.model.window import holdout_rows, plan_window, split_window
+from tasks.model.window import WindowPlan, plan_window
+from tasks.model.window_rows import assemble, holdout_rows, window_mapping
 from tasks.platform.contract import columns_of
 from tasks.platform.errors import ConfigurationError, NotEnoughData
 
@@ -87,25 +88,65 @@ def test_a_long_episode_trains_on_its_newest_batches_only() -> None:
     assert plan.mixed_pre_onset == 0
 
 
-def test_holdout_and_training_rows_are_cut_per_batch_even_when_ids_repeat_across_batches() -> None:
-    spec = SPEC.model_copy(update={"train_batches": 2, "holdout_rows": 500})
-    plan = plan_window(metas([1000, 1000]), spec, "d")
-    ids = pl.Series(COLUMNS.id, [f"row-{i}" for i in range(1000)])
+def two_batches(**update: int) -> tuple[WindowPlan, dict[str, pl.DataFrame]]:
+    spec = SPEC.model_copy(update={"train_batches": 2, "holdout_rows": 500, **update})
+    ids = pl.Series(COLUMNS.id, [f"row-{i}" for i in range(1000)])  # every id in both batches
     frames = {b: generate(1000, seed, datetime(2024, 1, 1)).with_columns(ids) for seed, b in enumerate(["b0", "b1"])}
-    window = split_window(frames, plan, COLUMNS)  # every id is in both batches: an id join would mix them up
+    return plan_window(metas([1000, 1000]), spec, "d"), frames
+
+
+def test_the_window_is_cut_per_batch_a_batch_at_a_time_even_when_ids_repeat_across_batches() -> None:
+    plan, frames = two_batches()
+    train = pl.concat([frames["b0"], frames["b1"].head(500)])  # an id join would mix the batches up
+    mapping = window_mapping(frames.items(), plan, COLUMNS)
+    assert mapping == fit_mapping(train, COLUMNS)
+
+    window = assemble(iter(frames.items()), plan, COLUMNS, mapping, sample=10_000)
+
     assert window.holdout.equals(frames["b1"].tail(500))
-    assert window.train.equals(pl.concat([frames["b0"], frames["b1"].head(500)]))
+    matrix, labels = encode(train, COLUMNS, mapping), train[COLUMNS.target].to_numpy().astype(float)
+    validates = np.arange(train.height) % 5 == 4
+    np.testing.assert_array_equal(window.training.fit, matrix[~validates])
+    np.testing.assert_array_equal(window.training.fit_labels, labels[~validates])
+    np.testing.assert_array_equal(window.training.validation, matrix[validates])
+    np.testing.assert_array_equal(window.training.validation_labels, labels[validates])
+    assert window.reference.equals(pl.concat(frames.values()))  # the pool is no larger than the sample
     both = holdout_rows(frames, {"b1": 300, "b0": 200})  # recorded newest batch first
     assert both.equals(pl.concat([frames["b0"].tail(200), frames["b1"].tail(300)]))
 
 
+def test_the_reference_is_a_seeded_sample_of_the_pool_in_pool_order() -> None:
+    plan, frames = two_batches()
+    mapping = window_mapping(frames.items(), plan, COLUMNS)
+    first, again = (assemble(frames.items(), plan, COLUMNS, mapping, sample=300).reference for _ in range(2))
+    assert first.height == 300 and first.equals(again)
+    pool = pl.concat(frames.values()).with_row_index("at")
+    positions = pool.join(first, on=list(first.columns), how="semi", nulls_equal=True)["at"]
+    assert positions.len() == 300 and positions.is_sorted() and positions.n_unique() == 300
+
+
+def test_a_batch_that_holds_other_rows_than_its_metadata_is_refused_with_the_numbers() -> None:
+    plan, frames = two_batches()
+    mapping = window_mapping(frames.items(), plan, COLUMNS)
+    grown = {**frames, "b0": pl.concat([frames["b0"], frames["b0"].head(10)])}
+    with pytest.raises(ValueError, match="with batch b1 the training rows pass the 1500 the metadata counts"):
+        assemble(grown.items(), plan, COLUMNS, mapping, sample=300)
+    shrunk = {**frames, "b0": frames["b0"].head(990)}
+    with pytest.raises(ValueError, match="hold 1490 training rows; the metadata counts 1500"):
+        assemble(shrunk.items(), plan, COLUMNS, mapping, sample=300)
+    unlabelled = frames["b1"].head(10).with_columns(pl.lit(None, pl.Int64).alias(COLUMNS.target))
+    longer = {**frames, "b1": pl.concat([frames["b1"], unlabelled])}  # the same labelled rows, more rows
+    with pytest.raises(ValueError, match="the reference batches hold 2010 rows; the metadata counts 2000"):
+        assemble(longer.items(), plan, COLUMNS, mapping, sample=300)
+
+
 def test_batches_from_before_an_optional_column_joined_the_contract_stack_with_nulls_there() -> None:
-    spec = SPEC.model_copy(update={"train_batches": 2, "holdout_rows": 500})
-    plan = plan_window(metas([1000, 1000]), spec, "d")
-    older = generate(1000, 0, datetime(2024, 1, 1)).drop("applicant_sex")
-    frames = {"b0": older, "b1": generate(1000, 1, datetime(2024, 1, 2))}
-    window = split_window(frames, plan, COLUMNS)
-    assert window.train.height == 1500 and window.train["applicant_sex"].null_count() == 1000
+    plan, frames = two_batches()
+    frames["b0"] = frames["b0"].drop("applicant_sex", "region")  # a sensitive column and a feature
+    window = assemble(frames.items(), plan, COLUMNS, window_mapping(frames.items(), plan, COLUMNS), sample=10_000)
+    assert window.reference.height == 2000 and window.reference["applicant_sex"].null_count() == 1000
+    region = window.training.fit[:, COLUMNS.features.index("region")]
+    assert np.isnan(region[:800]).all() and not np.isnan(region[800:]).any()
     assert window.holdout.equals(frames["b1"].tail(500))
 
 
