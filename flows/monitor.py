@@ -55,7 +55,7 @@ def monitor(dataset: str = "", batch_id: str = "") -> State[MonitorSummary] | St
     # check
     verdict = check_batch(dataset, checked_batch, version)
     # report
-    report = render_report(dataset, checked_batch, version)
+    report = render_report(dataset, checked_batch, version, verdict)
     # bake
     bake = check_bake(dataset, checked_batch, version)
     # episode

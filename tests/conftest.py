@@ -15,7 +15,7 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from blocks import names
-from blocks.models import PromotionPolicy, StorageLocation
+from blocks.models import DriftPolicy, PromotionPolicy, StorageLocation
 from blocks.register import demo_dataset, register_block_types, save_defaults
 from blocks.settings import Settings, process_environment
 from deployments.stack import mlflow_server, s3_server, services
@@ -106,6 +106,8 @@ def stack_blocks(prefect_api: None, settings: Settings, s3_endpoint: str, mlflow
     """Block types registered and default documents saved, pointing at the test process."""
     register_block_types()
     save_defaults(settings, overwrite=True)
+    # Evidently's report takes seconds a check: the tests' quiet checks skip it (the flow tests cover both settings).
+    DriftPolicy(report_batches="drifted").save(names.DRIFT_POLICY, overwrite=True)
     return settings
 
 
@@ -119,15 +121,28 @@ def dataset(stack_blocks: Settings) -> DatasetConfig:
     return load_dataset(name)
 
 
-@pytest.fixture
-def promotion_policy(dataset: DatasetConfig) -> Iterator[Callable[..., DatasetConfig]]:
-    """Change fields of the (global) promotion policy for one test; the saved policy comes back after."""
-    before = load_block(PromotionPolicy, names.PROMOTION_POLICY)
+def _changed_policy(
+    block_type: type[PromotionPolicy] | type[DriftPolicy], name: str, dataset: DatasetConfig
+) -> Iterator[Callable[..., DatasetConfig]]:
+    """Change fields of a (global) policy block for one test; the saved policy comes back after."""
+    before = load_block(block_type, name)
 
     def change(**fields: object) -> DatasetConfig:
         policy = before.model_copy(update=fields)
-        PromotionPolicy(**policy.model_dump(exclude={"block_type_slug"})).save(names.PROMOTION_POLICY, overwrite=True)
+        block_type(**policy.model_dump(exclude={"block_type_slug"})).save(name, overwrite=True)
         return load_dataset(dataset.name)
 
     yield change
-    before.save(names.PROMOTION_POLICY, overwrite=True)
+    before.save(name, overwrite=True)
+
+
+@pytest.fixture
+def promotion_policy(dataset: DatasetConfig) -> Iterator[Callable[..., DatasetConfig]]:
+    """Change fields of the promotion policy for one test."""
+    yield from _changed_policy(PromotionPolicy, names.PROMOTION_POLICY, dataset)
+
+
+@pytest.fixture
+def drift_policy(dataset: DatasetConfig) -> Iterator[Callable[..., DatasetConfig]]:
+    """Change fields of the drift policy for one test."""
+    yield from _changed_policy(DriftPolicy, names.DRIFT_POLICY, dataset)

@@ -62,9 +62,12 @@ def check_batch(dataset: str, batch_id: str, version: str) -> DriftVerdict:
 
 
 @step_task
-def render_report(dataset: str, batch_id: str, version: str) -> RenderedReport:
-    """Evidently's report on seeded samples of the reference and the batch, stored once beside the summary."""
+def render_report(dataset: str, batch_id: str, version: str, verdict: DriftVerdict) -> RenderedReport | None:
+    """Evidently's report on seeded samples of the reference and the batch, stored once beside the summary; none
+    for a quiet batch when the drift policy reports drifted batches only."""
     cfg = load_dataset(dataset)
+    if cfg.drift.report_batches == "drifted" and not verdict.drifted:
+        return None
     reference, _ = registry.load_reference(cfg, version)
     report = sampled_report(reference, lake_io.read_batch(cfg.store, dataset, batch_id), cfg.columns, cfg.drift)
     key = lake.drift_check_prefix(dataset, batch_id, version) + "report.html"
@@ -98,7 +101,7 @@ def persist_summary(
     dataset: str,
     version: str,
     verdict: DriftVerdict,
-    report: RenderedReport,
+    report: RenderedReport | None,
     episode: Episode,
     batch_id: str,
     bake: BakeVerdict | None = None,
@@ -124,9 +127,9 @@ def persist_summary(
         confirmed=episode.confirmed,
         episode_batches=episode.batches,
         transient_batches=episode.transient,
-        report_uri=report.uri,
+        report_uri=report.uri if report else None,
         summary_uri=cfg.store.uri(key),
-        report_agreement=_agreement(verdict.columns, report.columns),
+        report_agreement=_agreement(verdict.columns, report.columns) if report else None,
         bake=bake,
     )
     if cfg.store.put_if_absent(key, json_bytes(summary.model_dump(mode="json"))):

@@ -43,7 +43,8 @@ def track_summary(summary: MonitorSummary) -> str:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         (folder / "summary.json").write_bytes(json_bytes(summary.model_dump(mode="json")))
-        (folder / "report.html").write_bytes(cfg.store.get(_key_of(summary.report_uri)))
+        if summary.report_uri:
+            (folder / "report.html").write_bytes(cfg.store.get(_key_of(summary.report_uri)))
         client.log_artifacts(run_id, scratch, "drift")
     client.set_terminated(run_id)
     return f"{cfg.mlflow.tracking_uri}/#/experiments/{experiment_id}/runs/{run_id}"
@@ -53,10 +54,15 @@ def track_summary(summary: MonitorSummary) -> str:
 def publish_artifact(summary: MonitorSummary, run_url: str) -> None:
     """The per-column table under `drift-<dataset>`, with the verdict and links to the report and the MLflow run."""
     verdict = _verdict(summary)
+    report = (
+        f"[Drift report]({run_url}/{REPORT_IN_RUN}) · "
+        if summary.report_uri
+        else "no report (quiet batch; the drift policy reports drifted batches only) · "
+    )
     description = (
         f"**{verdict}** — {summary.model} v{summary.champion_version}, batch `{summary.batch_id}`; "
-        f"{'; '.join(summary.reasons) or 'no reason to alarm'}. [Drift report]({run_url}/{REPORT_IN_RUN}) · "
-        f"[MLflow run]({run_url}) · stored at {summary.report_uri} and {summary.summary_uri}"
+        f"{'; '.join(summary.reasons) or 'no reason to alarm'}. {report}"
+        f"[MLflow run]({run_url}) · stored at {', '.join(filter(None, (summary.report_uri, summary.summary_uri)))}"
     )
     rows = [column.model_dump() for column in summary.columns]
     if summary.prediction is not None:
@@ -131,8 +137,9 @@ def _metrics(summary: MonitorSummary) -> list[Metric]:
         "drift_share": summary.drift_share,
         "drifted_columns": len(summary.drifted_columns),
         "drifted": int(summary.drifted),
-        "report_agreement": summary.report_agreement,
     }
+    if summary.report_agreement is not None:
+        values["report_agreement"] = summary.report_agreement
     if summary.performance is not None and summary.performance.current_auc is not None:
         values["current_auc"] = summary.performance.current_auc
     bake = summary.bake
@@ -149,7 +156,7 @@ def _tags(summary: MonitorSummary) -> list[RunTag]:
         "driftloop.batch_id": summary.batch_id,
         "driftloop.onset_batch_id": summary.onset_batch_id or "",
         "driftloop.drifted": str(summary.drifted).lower(),
-        "driftloop.report_uri": summary.report_uri,
+        "driftloop.report_uri": summary.report_uri or "",
     }
     return [RunTag(key, value) for key, value in tags.items()]
 
