@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from mypy import api as mypy_api
 
 from blocks.settings import PROJECT_ROOT
@@ -88,3 +89,11 @@ def test_mypy_rejects_a_wrong_typed_argument_to_a_task_in_a_flow(tmp_path: Path)
         stdout
     )
     assert "def __call__(self, dataset: str, key: str) -> IngestOutcome" in stdout
+
+
+@pytest.mark.xdist_group("stack")
+def test_a_group_of_tests_is_kept_together_under_loadgroup(request: pytest.FixtureRequest) -> None:
+    """`make test` runs `--dist loadgroup` so that the tests sharing a stack or a model server run on one worker;
+    pytest-xdist marks a grouped test by suffixing its id, which some pytest versions no longer read."""
+    grouped = bool(getattr(request.config.option, "loadgroup", False))
+    assert request.node.nodeid.endswith("@stack") == grouped, request.node.nodeid
