@@ -86,9 +86,7 @@ def running_server(
         services.stop(process, service.stop_seconds)
 
 
-# Session-wide: another module's test run between two of these on the same worker would otherwise stop and restart
-# it, and a start loads every dataset the session has made.
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server_process(stack_blocks: Settings, credentials: LocalCredentials) -> Iterator[tuple[Server, int]]:
     with running_server(stack_blocks, credentials) as (server, process):
         yield server, process.pid
