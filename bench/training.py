@@ -53,13 +53,13 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
 
 
 def _measure(settings: Settings, rows: int) -> dict[str, Any]:
-    warm = _new_dataset()
+    warm = new_dataset("bench-train")
     warm.store.client.create_bucket(Bucket=settings.bucket)
-    _land(warm, MIN_ROWS)
+    land(warm, MIN_ROWS)
     _baseline(warm)  # one-time costs (lazy imports, first MLflow model log, first flow run) stay out of the timings
     _flow(warm.name)
-    cfg = _new_dataset()
-    _land(cfg, rows)
+    cfg = new_dataset("bench-train")
+    land(cfg, rows)
     baseline: list[float] = []
     flow: list[float] = []
     versions: list[str] = []
@@ -91,25 +91,26 @@ def _measure(settings: Settings, rows: int) -> dict[str, Any]:
     }
 
 
-def _new_dataset() -> DatasetConfig:
-    """A fresh demo dataset block whose training window covers every batch this benchmark lands."""
-    name = f"bench-train-{uuid.uuid4().hex[:8]}"
+def new_dataset(prefix: str, batches: int = BATCHES) -> DatasetConfig:
+    """A fresh demo dataset block whose training window covers the `batches` batches a benchmark lands."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     spec = demo_dataset()
     spec.model_name = f"credit-risk-{name}"
-    spec.train_batches = BATCHES
+    spec.train_batches = batches
     spec.save(name, overwrite=True)
     return load_dataset(name)
 
 
-def _land(cfg: DatasetConfig, rows: int) -> None:
-    """Write `rows` rows as BATCHES validated batches straight into the lake, oldest first."""
-    per_batch = rows // BATCHES
-    for seed in range(BATCHES):
+def land(cfg: DatasetConfig, rows: int, batches: int = BATCHES) -> None:
+    """Write `rows` rows as `batches` validated batches straight into the lake, oldest first."""
+    per_batch = rows // batches
+    for seed in range(batches):
         frame = generate(per_batch, seed, START + timedelta(days=seed))
-        digest = sha256(parquet_bytes(frame))
+        body = parquet_bytes(frame)
+        digest = sha256(body)
         key = f"landing/{cfg.name}/bench-{seed}.parquet"
         at = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=seed)
-        write_batch(cfg.store, batch_meta(cfg.name, key, digest, batch_id_for(digest), frame, cfg.columns, at), frame)
+        write_batch(cfg.store, batch_meta(cfg.name, key, digest, batch_id_for(digest), frame, cfg.columns, at), body)
 
 
 def _baseline(template: DatasetConfig) -> tuple[float, str]:

@@ -16,64 +16,32 @@ import json
 import subprocess
 import sys
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from bench.local_services import blocks_on_local_services
 from bench.memory import child_or_run, peak_rss_mb
-from blocks.register import demo_dataset
-from tasks.contracts.credit import generate
-from tasks.data.ingest import batch_meta
-from tasks.data.lake import batch_id_for
-from tasks.data.lake_io import write_batch
+from bench.training import land, new_dataset
 from tasks.model.steps.train import fit_challenger, plan_training
 from tasks.model.window import WindowPlan
-from tasks.platform.codec import parquet_bytes, sha256
 from tasks.platform.config import load_dataset
 
 ROWS = 20_000_000
 BATCHES = 100
 RSS_TARGET_MB = 8192
-START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def run(scale: float = 1.0) -> list[dict[str, Any]]:
     rows = max(int(ROWS * scale), BATCHES * 1000)
     with blocks_on_local_services() as settings:
-        name = _dataset()
-        cfg = load_dataset(name)
+        cfg = new_dataset("bench-window", BATCHES)
         cfg.store.client.create_bucket(Bucket=settings.bucket)
         started = time.perf_counter()
-        for seed in range(BATCHES):
-            frame = generate(rows // BATCHES, seed, START + timedelta(days=seed))
-            body = parquet_bytes(frame)
-            digest = sha256(body)
-            meta = batch_meta(
-                name,
-                f"landing/{name}/{seed}.parquet",
-                digest,
-                batch_id_for(digest),
-                frame,
-                cfg.columns,
-                START + timedelta(hours=seed),
-            )
-            write_batch(cfg.store, meta, body)
+        land(cfg, rows, BATCHES)
         landed = time.perf_counter() - started
-        child = _child_run(name, str(PREFECT_API_URL.value()))
+        child = _child_run(cfg.name, str(PREFECT_API_URL.value()))
     return [_row(rows, landed, child)]
-
-
-def _dataset() -> str:
-    """A demo dataset block whose training window is every batch this benchmark lands."""
-    name = f"bench-window-{uuid.uuid4().hex[:8]}"
-    spec = demo_dataset()
-    spec.model_name = f"credit-risk-{name}"
-    spec.train_batches = BATCHES
-    spec.save(name, overwrite=True)
-    return name
 
 
 def _child_run(dataset: str, api_url: str) -> dict[str, Any]:
