@@ -8,5 +8,7 @@ import logging
 
 
 def log_to_stderr() -> None:
-    """The server's and the lander's log lines, in the service's log file."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """The server's and the lander's log lines, in the service's log file, from INFO up (swaps and restarts are
+    INFO): Prefect's logging setup, made when it is imported, already set the root logger to WARNING."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("driftloop").setLevel(logging.INFO)

@@ -1,8 +1,10 @@
 """What the server serves: per dataset, its blocks, its compiled contract, its policy and the loaded models.
 
 A dataset's `Served` is immutable and replaced whole when anything changes, so a request that took it finishes on the
-models it started with while the next one meets the new champion. A version is swapped in only after it loaded and
-passed its SHA-256 manifest check (tasks.model.registry); one that fails stays out, and the one before keeps serving.
+models it started with while the next one meets the new champion. The challenger is loaded before it is promoted and
+the champion it replaces is kept, so a promotion and a rollback both swap to a model already in memory. A version is
+swapped in only after it loaded and passed its SHA-256 manifest check (tasks.model.registry); one that fails stays
+out, and the one before keeps serving.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Served:
     log: OnlineLog
     champion: LoadedModel | None = None
     challenger: LoadedModel | None = None
+    previous: LoadedModel | None = None  # the champion before the last swap: what a rollback returns to
     refused: dict[str, str] = field(default_factory=dict)  # version -> why it was not swapped in
 
     @property
@@ -93,7 +96,8 @@ class Catalog:
         # Loaded (downloaded and verified) whatever the policy's mode, which decides whether it answers: the
         # challenger is the likeliest next champion, and a promotion then swaps at once instead of after a download.
         challenger = self._model(served, "challenger", wanted, served.challenger)
-        return replace(served, champion=champion, challenger=challenger)
+        previous = served.champion if champion is not served.champion else served.previous
+        return replace(served, champion=champion, challenger=challenger, previous=previous)
 
     def _model(self, served: Served, role: str, version: str | None, loaded: LoadedModel | None) -> LoadedModel | None:
         if version is None:
@@ -101,7 +105,7 @@ class Catalog:
         if loaded is not None and loaded.version == version:
             return loaded
         try:
-            model = load_model(served.cfg, version)
+            model = _in_memory(served, version) or self._download(served.cfg, version)
         except (DriftloopError, MlflowException, OSError) as exc:
             if served.refused.get(version) != str(exc):
                 log.error("%s v%s of %s not swapped in: %s", role, version, served.cfg.name, exc)
@@ -111,6 +115,16 @@ class Catalog:
         log.info("%s of %s is now v%s (was %s)", role, served.cfg.name, version, loaded.version if loaded else "none")
         self.metrics.swaps.labels(served.cfg.name, role).inc()
         return model
+
+    def _download(self, cfg: DatasetConfig, version: str) -> LoadedModel:
+        model = load_model(cfg, version)
+        self.metrics.downloads.labels(cfg.name).inc()
+        return model
+
+
+def _in_memory(served: Served, version: str) -> LoadedModel | None:
+    """The version if this dataset already holds it (verified when it was loaded), whatever role it had."""
+    return next((m for m in (served.challenger, served.champion, served.previous) if m and m.version == version), None)
 
 
 def _policy(block: ServingPolicy | None) -> ServingPolicyFields:

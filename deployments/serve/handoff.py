@@ -1,8 +1,9 @@
 """The server's end of its lander (deployments.serve.lander): each logged request goes down a pipe, and what the
 lander landed comes back for the metrics.
 
-A lander that died is started again by the next hand-off, which the new one receives; what the dead one held and
-had not landed is lost, as it would be had the whole server died. A lander that falls behind makes the server wait
+A lander that died is started again as soon as its reports pipe closes (or by the next hand-off, should that come
+first); what the dead one held and had not landed is lost, as it would be had the whole server died, and so is a
+hand-off written while it was dying. A lander that falls behind makes the server wait
 once the pipe is full: the log slows answering down rather than losing records or growing without bound."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from deployments.serve.metrics import ServerMetrics
 from tasks.serving.wire import STOP
 
 log = logging.getLogger("driftloop.serve")
+REAP_SECONDS = 5.0  # a lander closes its reports pipe only as it exits
 PIPE_BYTES = 1 << 20  # Linux's ceiling for an unprivileged pipe: about a second of 100-record requests at full speed
 
 
@@ -87,15 +89,27 @@ class Handoff:
         os.close(reports_write)
         self._inbox = Connection(inbox_write, readable=False)
         reports = Connection(reports_read, writable=False)
-        threading.Thread(target=self._count, args=(reports,), name="lander reports", daemon=True).start()
+        thread = threading.Thread(target=self._count, args=(reports, self._process), name="lander reports", daemon=True)
+        thread.start()
 
-    def _count(self, reports: Connection) -> None:
+    def _count(self, reports: Connection, lander: subprocess.Popen[bytes]) -> None:
         with closing(reports):
             while True:
                 try:
                     landed = orjson.loads(reports.recv_bytes())
                 except EOFError:
-                    return
+                    break
                 for dataset, counted in landed.items():
                     self.metrics.flushed.labels(dataset).inc(counted["rows"])
                     self.metrics.shadow.labels(dataset).inc(counted["shadow_rows"])
+        self._replace(lander)
+
+    def _replace(self, lander: subprocess.Popen[bytes]) -> None:
+        """Its reports pipe closed, so the lander is exiting: unless the server is stopping it, or already replaced
+        it, start another now rather than at the next request (there may be none for a while)."""
+        with self._lock:
+            if self._inbox is None or self._process is not lander:
+                return
+            with suppress(subprocess.TimeoutExpired):
+                lander.wait(REAP_SECONDS)
+            self._restart(f"code {lander.poll()}")

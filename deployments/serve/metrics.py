@@ -32,6 +32,12 @@ class ServerMetrics:
             "driftloop_serve_shadow_rows", "Records the challenger scored in shadow.", ["dataset"], registry=r
         )
         self.swaps = Counter("driftloop_serve_model_swaps", "Models swapped in.", ["dataset", "role"], registry=r)
+        self.downloads = Counter(
+            "driftloop_serve_model_downloads",
+            "Versions downloaded from the registry and verified (a swap to a version in memory downloads none).",
+            ["dataset"],
+            registry=r,
+        )
         self.refused = Counter(
             "driftloop_serve_models_refused",
             "Versions not swapped in (failed hash check or load).",

@@ -46,6 +46,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serve")]
 class Server:
     url: str
     token: str
+    log: Path
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
 
     def predict(self, dataset: str, records: list[dict[str, Any]], token: str | None = None) -> httpx.Response:
@@ -55,6 +56,9 @@ class Server:
     def ready(self, dataset: str) -> dict[str, Any]:
         body: dict[str, Any] = self.client.get(f"{self.url}/ready").json()
         return body["datasets"].get(dataset, {})
+
+    def metrics(self) -> str:
+        return self.client.get(f"{self.url}/metrics", headers={"Authorization": f"Bearer {self.token}"}).text
 
     def versions(self, dataset: str, records: list[dict[str, Any]]) -> set[str]:
         answer = self.predict(dataset, records)
@@ -81,7 +85,7 @@ def running_server(
     process = services.start(service, env)
     try:
         services.wait_healthy(service, process)
-        yield Server(f"http://127.0.0.1:{settings.serve_port}", credentials.serve_token), process
+        yield Server(f"http://127.0.0.1:{settings.serve_port}", credentials.serve_token, service.log_file), process
     finally:
         services.stop(process, service.stop_seconds)
 
@@ -205,7 +209,10 @@ def test_a_promotion_is_served_within_two_seconds_with_no_failed_request_across_
     dataset: DatasetConfig, server: Server
 ) -> None:
     challenger = champion_and_challenger(dataset, server)
+    wait_until(lambda: server.ready(dataset.name).get("challenger") == challenger)
     probe = records(3)
+    downloads = f'driftloop_serve_model_downloads_total{{dataset="{dataset.name}"}} 2.0'
+    assert downloads in server.metrics()  # v1 and v2, each once
     with Load(server, dataset.name) as load:
         assert promote(dataset=dataset.name, challenger_version=challenger).promoted
         moved = wait_until(lambda: server.versions(dataset.name, probe) == {"2"}, timeout=10, every=0.05)
@@ -218,6 +225,9 @@ def test_a_promotion_is_served_within_two_seconds_with_no_failed_request_across_
     rollback(dataset=dataset.name)
     back = wait_until(lambda: server.versions(dataset.name, probe) == {"1"}, timeout=10, every=0.05)
     assert back < 2.0
+    assert downloads in server.metrics()  # both swaps were to a version already in memory
+    said = server.log.read_text()
+    assert f"champion of {dataset.name} is now v2 (was 1)" in said and f"of {dataset.name} is now v1 (was 2)" in said
 
 
 def test_canary_answers_a_fifth_of_the_ids_from_the_challenger_and_each_id_always_from_the_same_model(
@@ -288,7 +298,7 @@ def test_a_tampered_version_is_never_swapped_in_and_the_champion_keeps_serving(
     set_alias(dataset, "champion", tampered)  # moved by hand, outside driftloop
     wait_until(lambda: server.ready(dataset.name).get("refused") == [tampered])
     assert server.versions(dataset.name, records(5)) == {"1"}
-    metrics = server.client.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {server.token}"}).text
+    metrics = server.metrics()
     assert f'driftloop_serve_models_refused_total{{dataset="{dataset.name}"}} 1.0' in metrics
 
 
@@ -321,7 +331,7 @@ def online_rows(cfg: DatasetConfig) -> int:
 
 
 @pytest.mark.chaos  # the new lander loads every dataset's models first: minutes after a whole session's tests
-def test_a_killed_lander_is_replaced_and_the_next_requests_land(
+def test_a_killed_lander_is_replaced_at_once_and_the_next_requests_land(
     dataset: DatasetConfig, server_process: tuple[Server, int]
 ) -> None:
     server, pid = server_process
@@ -329,15 +339,15 @@ def test_a_killed_lander_is_replaced_and_the_next_requests_land(
     serving_policy(dataset, server, mode="off", flush_rows=40, flush_seconds=1.0)
     (lander,) = landers(pid)
     os.kill(lander, signal.SIGKILL)
-    wait_until(lambda: gone(lander))
+    wait_until(lambda: [p for p in landers(pid) if not gone(p)] not in ([], [lander]))  # replaced, no request needed
 
     sent = records(40, seed=31)
-    assert server.versions(dataset.name, sent) == {"1"}  # answered while the lander is replaced
+    assert server.versions(dataset.name, sent) == {"1"}
     # The new lander first loads every dataset's models, as the server does when it starts: with the many datasets
     # a whole test session leaves, that takes minutes on a busy machine.
     wait_until(lambda: online_rows(dataset) == 40, timeout=300, every=1.0)
     assert len(landers(pid)) == 1
-    metrics = server.client.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {server.token}"}).text
+    metrics = server.metrics()
     assert "driftloop_serve_lander_restarts_total 1.0" in metrics
     assert f'driftloop_serve_online_rows_landed_total{{dataset="{dataset.name}"}} 40.0' in metrics
 
