@@ -5,20 +5,25 @@
 must be signed with the stack's generated keys. The same software runs as separate processes on many machines, so
 the local default and a self-hosted production store are one engine.
 
-Every port is pinned: the S3 API on `s3_port`, the internal services on the next eight ports, and the admin
-server's gRPC port at its HTTP port + 10000 (its embedded worker always dials that offset).
+Every port is pinned: the S3 API on `s3_port`, the internal services and the Prometheus metrics (S3 requests by
+operation and status, `metrics_url`) on the next nine ports, and the admin server's gRPC port at its HTTP port + 10000
+(its embedded worker always dials that offset).
 """
 
 from __future__ import annotations
 
 import json
 
+import httpx
+
 from blocks.settings import Settings
 from deployments.stack.services import BIN, Service, free_port_block
 from deployments.stack.state import LocalCredentials
 
-INTERNAL = ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3.grpc", "admin")
+INTERNAL = ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3.grpc", "admin", "metrics")
+SERVERS = ("master", "volume", "filer", "admin")  # given their HTTP port as `-<name>.port`
 ADMIN_GRPC_OFFSET = 10000
+REQUESTS_METRIC = "SeaweedFS_s3_request_total"
 PORT_BLOCK = 1 + len(INTERNAL)  # s3_port and the consecutive ports after it
 
 
@@ -34,6 +39,17 @@ def internal_ports(s3_port: int) -> dict[str, int]:
     """The internal listeners next to the S3 port, plus the admin gRPC port at its fixed offset."""
     ports = {name: s3_port + offset for offset, name in enumerate(INTERNAL, start=1)}
     return ports | {"admin.grpc": ports["admin"] + ADMIN_GRPC_OFFSET}
+
+
+def metrics_url(settings: Settings) -> str:
+    """SeaweedFS's Prometheus metrics; `SeaweedFS_s3_request_total` counts the S3 requests it answered."""
+    return f"http://{settings.host}:{internal_ports(settings.s3_port)['metrics']}/metrics"
+
+
+def requests_answered(settings: Settings) -> int:
+    """Every S3 request the server has answered since it started, whoever sent it (boto3, polars, MLflow)."""
+    lines = httpx.get(metrics_url(settings), timeout=10).text.splitlines()
+    return sum(int(float(line.rpartition(" ")[2])) for line in lines if line.startswith(REQUESTS_METRIC + "{"))
 
 
 def identities(credentials: LocalCredentials) -> str:
@@ -57,10 +73,11 @@ def service(settings: Settings, credentials: LocalCredentials | None = None) -> 
             f"-ip={settings.host}",
             f"-ip.bind={settings.host}",
             f"-s3.port={settings.s3_port}",
-            *[f"-{name}.port={port}" for name, port in ports.items() if "." not in name],
+            *[f"-{name}.port={ports[name]}" for name in SERVERS],
             *[f"-{name.split('.')[0]}.port.grpc={port}" for name, port in ports.items() if name.endswith(".grpc")],
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
+            f"-metricsPort={ports['metrics']}",
             "-admin.ui=false",
             "-webdav=false",
             "-master.telemetry=false",

@@ -11,6 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from blocks.models import StorageLocation
+from blocks.settings import Settings
+from deployments.stack.s3_server import requests_answered
 from tasks.model.attempts import attempt_starts, attempts_prefix
 from tasks.platform.config import DatasetConfig
 from tasks.platform.errors import InsecureStore
@@ -112,6 +114,13 @@ def test_stores_of_one_location_share_one_client_until_forgotten(dataset: Datase
     assert other.client is not first.client and other.storage_options["aws_region"] == "eu-west-1"
     forget_clients()
     assert open_store(dataset.storage).client is not first.client
+
+
+def test_the_s3_servers_metrics_count_the_requests_it_answers(settings: Settings, dataset: DatasetConfig) -> None:
+    before = requests_answered(settings)
+    for n in range(3):
+        dataset.store.put(f"test/{dataset.name}/counted-{n}", b"")
+    assert requests_answered(settings) - before >= 3
 
 
 def test_the_probe_passes_on_the_stack_store_and_leaves_nothing(dataset: DatasetConfig) -> None:
