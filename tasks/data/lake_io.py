@@ -10,11 +10,12 @@ and before ingest's ledger record, so a crash in between is made good by the ret
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
 
-from tasks.data.lake import BatchIndex, BatchMeta, batch_key, index_key, meta_key
+from tasks.data.lake import BatchIndex, BatchMeta, batch_key, checks_prefix, index_key, meta_key
 from tasks.platform import versioned
 from tasks.platform.codec import json_bytes, parquet_bytes
 from tasks.platform.errors import ConfigurationError, NotEnoughData
@@ -22,6 +23,7 @@ from tasks.platform.store import Store
 
 SHOWN_BATCHES = 5
 HEAD_CAPACITY = 128  # four months of daily batches, five days of hourly ones; about 45 kB of JSON
+CHECKS_LOOKBACK = timedelta(days=30)  # drift episodes of interest are younger: confirmed within a few batches
 
 
 def write_batch(store: Store, meta: BatchMeta, data: pl.DataFrame | bytes) -> BatchMeta:
@@ -128,3 +130,22 @@ def newest_batch_ids(store: Store, dataset: str, count: int = SHOWN_BATCHES) -> 
 def newest_batches(store: Store, dataset: str, count: int) -> list[BatchMeta]:
     """The metadata of the `count` newest batches, oldest first, from the index head."""
     return recent_batches(store, dataset)[-count:] if count > 0 else []
+
+
+def check_marks(
+    store: Store, dataset: str, model: str, tenure: int, around: datetime | None = None
+) -> dict[str, datetime]:
+    """The tenure's check marks (key -> when written) of batches ingested from CHECKS_LOOKBACK before `around` (by
+    default, the newest batch's ingest) on: a page or two however long the champion has served. All of them when the
+    oldest of those is not quiet, since its episode may have begun before (a mark's key starts with its batch's ingest
+    time)."""
+    prefix = checks_prefix(dataset, model, tenure)
+    if around is None:
+        newest = newest_batches(store, dataset, 1)
+        if not newest:
+            return {}
+        around = newest[0].ingested_at
+    marks = store.list_modified(prefix, start_after=f"{prefix}{around - CHECKS_LOOKBACK:%Y%m%dT%H%M%S%f}")
+    if marks and not min(marks).endswith(".quiet"):
+        return store.list_modified(prefix)
+    return marks

@@ -13,8 +13,7 @@ from prefect.runtime import flow_run
 from prefect.transactions import Transaction, get_transaction
 from pydantic import BaseModel
 
-from tasks.data import lake
-from tasks.data.lake_io import recent_batches
+from tasks.data.lake_io import check_marks, recent_batches
 from tasks.model import attempts, champions, episodes, history
 from tasks.model.episodes import Attempt, Ending, Outcome
 from tasks.model.window import reference_shortfall
@@ -61,7 +60,7 @@ def claim_retrain(
     cfg = load_dataset(dataset)
     log = history.read_recent(cfg)
     champion, tenure, now = champions.champion(log), champions.tenure(log), datetime.now(UTC)
-    marks = parse_marks(cfg.store.list_keys(lake.checks_prefix(dataset, cfg.model_name, tenure)))
+    marks = parse_marks(list(check_marks(cfg.store, dataset, cfg.model_name, tenure)))
     marked = confirmed_onset(marks, cfg.drift.confirm_batches)
     earlier = attempts.read_attempts(cfg.store, cfg.model_name, tenure)
     number = len(earlier) + 1

@@ -85,7 +85,7 @@ def record_episode(dataset: str, batch_id: str, verdict: DriftVerdict) -> Episod
     meta = lake_io.read_meta(cfg.store, dataset, batch_id)
     mark = mark_of(verdict.drifted, _strong_drop(verdict, cfg.drift.confirm_performance_drop))
     cfg.store.put(lake.check_key(dataset, cfg.model_name, tenure, meta, mark), b"")  # same key on a re-run
-    marks = parse_marks(cfg.store.list_keys(lake.checks_prefix(dataset, cfg.model_name, tenure)))
+    marks = parse_marks(list(lake_io.check_marks(cfg.store, dataset, cfg.model_name, tenure, meta.ingested_at)))
     view = episode_at(marks, batch_id, cfg.drift.confirm_batches)
     return Episode(tenure=tenure, **view.model_dump())
 

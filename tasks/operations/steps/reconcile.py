@@ -18,7 +18,7 @@ from prefect.runtime import flow_run
 
 from tasks.data import lake
 from tasks.data.lake import BatchMeta
-from tasks.data.lake_io import newest_batches
+from tasks.data.lake_io import check_marks, newest_batches
 from tasks.model import attempts, champions, history
 from tasks.monitoring.confirmation import confirmed_onset, parse_marks
 from tasks.operations.reconcile import BatchView, Finding, RunView, Survey, findings, tenure_subject
@@ -47,7 +47,7 @@ def survey(dataset: str) -> Survey:
     log = history.read_recent(cfg)
     champion, tenure = champions.champion(log), champions.tenure(log)
     window = _window(cfg, log)
-    checks = cfg.store.list_modified(lake.checks_prefix(dataset, cfg.model_name, tenure))
+    checks = check_marks(cfg.store, dataset, cfg.model_name, tenure)
     marks = parse_marks(list(checks))
     return Survey(
         dataset=dataset,

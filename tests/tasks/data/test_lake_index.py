@@ -11,7 +11,8 @@ import pytest
 from tasks.contracts.credit import generate
 from tasks.data import lake_io
 from tasks.data.ingest import batch_meta
-from tasks.data.lake import BatchIndex, BatchMeta, batch_id_for, batch_key, index_key, meta_key
+from tasks.data.lake import BatchIndex, BatchMeta, batch_id_for, batch_key, check_key, index_key, meta_key
+from tasks.monitoring.confirmation import confirmed_onset, parse_marks
 from tasks.platform.codec import json_bytes, parquet_bytes, sha256
 from tasks.platform.config import DatasetConfig
 
@@ -87,3 +88,34 @@ def test_the_head_keeps_the_newest_and_a_window_reaching_further_back_reads_the_
     reaching = lake_io.recent_batches(dataset.store, dataset.name, onset_batch_id=every[0])
     assert [m.batch_id for m in reaching] == every  # it is not: every batch's metadata
     assert lake_io.newest_batch_ids(dataset.store, dataset.name, 2) == [every[4], every[3]]
+
+
+def mark(cfg: DatasetConfig, hours_ago: int, verdict: str, now: datetime) -> str:
+    meta = BatchMeta(
+        dataset=cfg.name,
+        batch_id=f"h{hours_ago:05d}",
+        source_key=f"landing/{cfg.name}/h{hours_ago:05d}.parquet",
+        sha256="0" * 64,
+        rows=10,
+        labelled_rows=10,
+        ingested_at=now - timedelta(hours=hours_ago),
+    )
+    key = check_key(cfg.name, cfg.model_name, 1, meta, verdict)
+    cfg.store.put(key, b"")
+    return key
+
+
+def test_the_check_marks_read_are_the_lookbacks_unless_an_episode_reaches_back_before_it(
+    dataset: DatasetConfig,
+) -> None:
+    now = datetime.now(UTC)
+    horizon = int(lake_io.CHECKS_LOOKBACK.total_seconds()) // 3600
+    old = [mark(dataset, hours, "quiet", now) for hours in range(horizon + 240, horizon, -24)]
+    recent = [mark(dataset, hours, "quiet" if hours % 48 else "drifted", now) for hours in range(horizon - 24, 0, -24)]
+    read = lake_io.check_marks(dataset.store, dataset.name, dataset.model_name, 1, now)
+    assert sorted(read) == recent and recent[0].endswith(".quiet")  # the lookback's marks, none of the older ones
+
+    reaching = [mark(dataset, hours, "drifted", now) for hours in (horizon + 12, horizon - 12)]  # across the lookback
+    read = lake_io.check_marks(dataset.store, dataset.name, dataset.model_name, 1, now)
+    assert sorted(read) == sorted([*old, *recent, *reaching])
+    assert confirmed_onset(parse_marks(list(read)), confirm_batches=2) == f"h{horizon + 12:05d}"  # where it began
