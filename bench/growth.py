@@ -29,7 +29,7 @@ from tasks.platform.codec import json_bytes
 from tasks.platform.config import DatasetConfig, load_dataset
 
 SIZES = (100, 10_000)
-NOW = datetime(2026, 12, 1, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)  # newest batch: an hour ago
 REPEATS = 5
 
 
@@ -47,9 +47,10 @@ def demo_dataset_named(name: str) -> str:
     return name
 
 
-def lake_of(batches: int) -> DatasetConfig:
+def lake_of(batches: int, new_object: bool = True) -> DatasetConfig:
     """A dataset whose lake holds `batches` batches (metadata only), each landed and ledgered, a champion history of
-    one record per 20 batches and an attempt marker per 20 batches, the newest within the budget period."""
+    one record per 20 batches and an attempt marker per 20 batches, the newest within the budget period; with
+    `new_object`, one more landed object (a placeholder) that the next sweep finds."""
     cfg = load_dataset(demo_dataset_named(f"growth-{batches}"))
     store, name = cfg.store, cfg.name
     for i in range(batches):
@@ -72,7 +73,8 @@ def lake_of(batches: int) -> DatasetConfig:
     lake_io.reindex(store, name)
     history.read_recent(cfg)  # writes the head, as the first read after an upgrade does
     open_landed(store, name, NOW)  # the first sweep is a full one; the measured one starts at its watermark
-    store.put(f"{landing_prefix(name)}{batches:06d}.parquet", b"landed")  # one new object for the measured sweep
+    if new_object:
+        store.put(f"{landing_prefix(name)}{batches:06d}.parquet", b"landed")
     return cfg
 
 
@@ -130,14 +132,16 @@ def measure(cfg: DatasetConfig) -> dict[str, tuple[float, int]]:
         cfg.store.client.meta.events.unregister("before-send.s3", count)
 
 
-def rows(sizes: list[int], measured: list[dict[str, tuple[float, int]]]) -> list[dict[str, Any]]:
+def rows(
+    sizes: list[int], measured: list[dict[str, tuple[float, int]]], prefix: str = "growth"
+) -> list[dict[str, Any]]:
     (small, large), (at_small, at_large) = sizes, measured
     out = []
     for name, (seconds, requests) in at_large.items():
         base_seconds, base_requests = at_small[name]
         out.append(
             {
-                "benchmark": f"growth-{name}",
+                "benchmark": f"{prefix}-{name}",
                 "rows": large,
                 "seconds": round(seconds, 4),
                 "baseline_seconds": round(base_seconds, 4),
