@@ -15,6 +15,9 @@ from tasks.platform.errors import IntegrityError
 
 MANIFEST_TAG = "driftloop.manifest"
 CHUNK = 1 << 20
+# Written by MLflow's client into every `models:/` download (the name and version it was fetched as), never stored:
+# not among the files a version was registered with, and never read by driftloop.
+GENERATED = {"registered_model_meta"}
 
 
 def file_sha256(path: Path) -> str:
@@ -26,11 +29,11 @@ def file_sha256(path: Path) -> str:
 
 
 def manifest_of(folder: Path, prefix: str) -> dict[str, str]:
-    """`<prefix>/<relative path>` -> SHA-256 of every file below `folder`."""
+    """`<prefix>/<relative path>` -> SHA-256 of every stored file below `folder` (not the GENERATED ones)."""
     return {
         f"{prefix}/{path.relative_to(folder).as_posix()}": file_sha256(path)
         for path in sorted(folder.rglob("*"))
-        if path.is_file()
+        if path.is_file() and path.relative_to(folder).as_posix() not in GENERATED
     }
 
 
@@ -43,7 +46,9 @@ def verify(folder: Path, prefix: str, tags: dict[str, str], what: str) -> None:
     if MANIFEST_TAG not in tags:
         raise IntegrityError(f"{what} has no {MANIFEST_TAG} tag: its files cannot be verified, so it is not loaded")
     expected = {
-        path: digest for path, digest in json.loads(tags[MANIFEST_TAG]).items() if path.startswith(prefix + "/")
+        path: digest
+        for path, digest in json.loads(tags[MANIFEST_TAG]).items()
+        if path.startswith(prefix + "/") and path.removeprefix(prefix + "/") not in GENERATED  # in older manifests
     }
     actual = manifest_of(folder, prefix)
     for path in sorted(expected.keys() | actual.keys()):

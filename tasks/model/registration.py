@@ -67,21 +67,27 @@ def registered_version(client: MlflowClient, experiment_id: str, model_name: str
 
 
 def _log_and_register(cfg: DatasetConfig, experiment_id: str, record: ChallengerRecord) -> str:
-    """A new run, carrying the record's tags from its start, registered as a new version of the model."""
+    """A new run, carrying the record's tags from its start, registered as a new version of the model; the version is
+    created with its lineage tags and manifest (one request, instead of one and a check per tag)."""
     with mlflow.start_run(experiment_id=experiment_id, tags=record.tags), tempfile.TemporaryDirectory() as scratch:
         mlflow.log_params(record.params)
         mlflow.log_metrics(record.metrics)
-        _write_files(Path(scratch), record)
-        mlflow.log_artifacts(scratch, FILES)
+        files = Path(scratch) / FILES
+        files.mkdir()
+        _write_files(files, record)
+        mlflow.log_artifacts(str(files), FILES)
         info = mlflow.lightgbm.log_model(
             record.booster,
             name="model",
             signature=infer_signature(_frame(record), record.booster.predict(record.example)),
             input_example=_frame(record),
-            registered_model_name=cfg.model_name,
             pip_requirements=PIP_REQUIREMENTS,
         )
-    return str(info.registered_model_version)
+        model = download(cfg.mlflow.tracking_uri, Path(scratch) / "model", artifact_uri=info.model_uri)
+        manifest = integrity.manifest_of(model, "model") | integrity.manifest_of(files, FILES)
+        tags = record.tags | {integrity.MANIFEST_TAG: integrity.encode(manifest)}
+        version = mlflow.register_model(info.model_uri, cfg.model_name, tags=tags).version
+    return str(version)
 
 
 def _complete_version(cfg: DatasetConfig, version: str, tags: dict[str, str]) -> None:

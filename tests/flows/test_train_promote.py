@@ -99,28 +99,29 @@ def test_training_twice_on_one_window_is_identical_and_lineage_resolves(dataset:
     assert profile.reference_auc is not None and profile.reference_auc > 0.65
 
 
-def test_a_retried_register_challenger_after_a_fault_between_registration_and_tagging_leaves_one_version(
+def test_a_retried_register_challenger_whose_registration_answer_was_lost_leaves_one_complete_version(
     dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     land(dataset, 4)
-    real_set_tag = MlflowClient.set_model_version_tag
+    real_create = MlflowClient._create_model_version
     faults: list[str] = []
 
-    def lose_the_connection_once(self: MlflowClient, name: str, version: str, *args: Any, **kwargs: Any) -> Any:
+    def lose_the_answer_once(self: MlflowClient, name: str, *args: Any, **kwargs: Any) -> Any:
+        created = real_create(self, name, *args, **kwargs)  # the server registered it...
         if not faults:
-            faults.append(f"{name} v{version}")
+            faults.append(f"{name} v{created.version}")
             try:
-                raise requests.ConnectionError("Connection reset by peer")
+                raise requests.ConnectionError("Connection reset by peer")  # ...and its answer never arrived
             except requests.ConnectionError as exc:
                 # as MLflow's client wraps a failed request: the cause is only the implicit context
                 raise MlflowException(f"API request failed with exception {exc}")  # noqa: B904
-        return real_set_tag(self, name, version, *args, **kwargs)
+        return created
 
-    monkeypatch.setattr(MlflowClient, "set_model_version_tag", lose_the_connection_once)
+    monkeypatch.setattr(MlflowClient, "_create_model_version", lose_the_answer_once)
     version = train(dataset=dataset.name)
 
     client = client_for(dataset)
-    assert faults == [f"{dataset.model_name} v1"]  # the fault hit the registered version, before any tag
+    assert faults == [f"{dataset.model_name} v1"]  # the retry found the version the lost answer was about
     assert version == "1"
     (registered,) = client.search_model_versions(f"name='{dataset.model_name}'")
     assert registered.version == "1" and integrity.MANIFEST_TAG in registered.tags

@@ -50,3 +50,16 @@ def test_a_version_without_a_manifest_is_not_loaded(version_files: tuple[Path, d
     folder, _tags = version_files
     with pytest.raises(IntegrityError, match=r"has no driftloop\.manifest tag"):
         verify(folder, "model", {}, WHAT)
+
+
+def test_the_file_mlflow_writes_into_a_download_is_not_part_of_the_check(
+    version_files: tuple[Path, dict[str, str]],
+) -> None:
+    folder, tags = version_files
+    (folder / "registered_model_meta").write_text("model_name: credit-risk\nmodel_version: '3'\n")
+    verify(folder, "model", tags, WHAT)  # not in the manifest, yet not an extra file
+    older = {MANIFEST_TAG: encode(manifest_of(folder, "model") | {"model/registered_model_meta": "0" * 64})}
+    verify(folder, "model", older, WHAT)  # a manifest taken with it (as before) does not hold it against a load
+    (folder / "nested" / "registered_model_meta").write_text("not where MLflow writes it")
+    with pytest.raises(IntegrityError, match=r"model/nested/registered_model_meta is not in the registered manifest"):
+        verify(folder, "model", tags, WHAT)
