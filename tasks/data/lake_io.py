@@ -49,12 +49,14 @@ def index_batch(store: Store, meta: BatchMeta) -> None:
     versioned.update(store, index_key(meta.dataset), added)
 
 
-def recent_batches(store: Store, dataset: str, onset_batch_id: str = "") -> list[BatchMeta]:
-    """The newest batches, oldest first, from the index head (one read); every batch when the head does not reach
-    back to `onset_batch_id`. A lake from before the index gets its head built here, once."""
+def recent_batches(store: Store, dataset: str, onset_batch_id: str = "", count: int = 0) -> list[BatchMeta]:
+    """The newest batches, oldest first, from the index head (one read); every batch when older ones exist and the
+    head does not reach back to `onset_batch_id` or holds fewer than `count`. A lake from before the index gets its
+    head built here, once."""
     head, _ = versioned.read(store, index_key(dataset))
     index = BatchIndex.model_validate(head) if head is not None else reindex(store, dataset)
-    if onset_batch_id and index.truncated and all(m.batch_id != onset_batch_id for m in index.batches):
+    beyond_onset = onset_batch_id and all(m.batch_id != onset_batch_id for m in index.batches)
+    if index.truncated and (beyond_onset or len(index.batches) < count):
         return list_batches(store, dataset)
     return index.batches
 

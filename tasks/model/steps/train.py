@@ -37,7 +37,8 @@ EXAMPLE_ROWS = 5
 @io_task
 def plan_training(cfg: DatasetConfig, onset_batch_id: str) -> WindowPlan:
     """Apply the window rule (see tasks.model.window) to the lake's validated batches."""
-    return plan_window(recent_batches(cfg.store, cfg.name, onset_batch_id), cfg.spec, cfg.name, onset_batch_id)
+    metas = recent_batches(cfg.store, cfg.name, onset_batch_id, count=cfg.spec.train_batches)
+    return plan_window(metas, cfg.spec, cfg.name, onset_batch_id)
 
 
 @step_task

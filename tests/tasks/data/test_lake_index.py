@@ -87,6 +87,9 @@ def test_the_head_keeps_the_newest_and_a_window_reaching_further_back_reads_the_
     assert [m.batch_id for m in recent] == every[-3:]  # the onset is in the head: one read
     reaching = lake_io.recent_batches(dataset.store, dataset.name, onset_batch_id=every[0])
     assert [m.batch_id for m in reaching] == every  # it is not: every batch's metadata
+    assert len(lake_io.recent_batches(dataset.store, dataset.name, count=3)) == 3  # a window the head holds
+    wider = lake_io.recent_batches(dataset.store, dataset.name, count=4)
+    assert [m.batch_id for m in wider] == every  # a window it does not: every batch
     assert lake_io.newest_batch_ids(dataset.store, dataset.name, 2) == [every[4], every[3]]
 
 
