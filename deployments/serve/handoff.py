@@ -3,8 +3,8 @@ lander landed comes back for the metrics.
 
 A lander that died is started again as soon as its reports pipe closes (or by the next hand-off, should that come
 first); what the dead one held and had not landed is lost, as it would be had the whole server died, and so is a
-hand-off written while it was dying. A lander that falls behind makes the server wait
-once the pipe is full: the log slows answering down rather than losing records or growing without bound."""
+hand-off written while it was dying. A lander that falls behind makes the server wait once the pipe is full: the log
+slows answering down rather than losing records or growing without bound."""
 
 from __future__ import annotations
 
