@@ -7,9 +7,9 @@ and the artifacts MLflow writes for a run count as much as boto3's calls. The ol
 bench.growth (`lake_of`: each batch landed, ledgered and indexed); the newest REAL batches hold data, enough for the
 training window and the champion's reference. The model is a new one: the history records `lake_of` writes name
 versions MLflow does not hold, and the history's growth is bench.growth's to measure. Set-up, not timed: the lake and
-a champion trained on the window and promoted. Then, REPEATS times: a new
-object lands and `ingest` sweeps the dataset (as its schedule does), `score` and `monitor` run on the newest batch
-(no batch id), and `train` trains a challenger. Each run's median is reported.
+a champion trained on the window and promoted. Then, REPEATS times: a new object lands and `ingest` sweeps the dataset
+(as its schedule does), `score` and `monitor` run on the newest batch (no batch id), and `train` trains a challenger.
+Each run's median is reported.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bench import growth
+from bench import growth, training
 from bench.local_services import blocks_on_local_services
 from blocks.settings import Settings
 from deployments.stack.s3_server import requests_answered
@@ -30,10 +30,8 @@ from flows.promote import promote
 from flows.score import score
 from flows.train import train
 from tasks.contracts.credit import generate
-from tasks.data.ingest import batch_meta
-from tasks.data.lake import batch_id_for, landing_prefix
-from tasks.data.lake_io import write_batch
-from tasks.platform.codec import parquet_bytes, sha256
+from tasks.data.lake import landing_prefix
+from tasks.platform.codec import parquet_bytes
 from tasks.platform.config import DatasetConfig, load_dataset
 
 REAL = 10  # the training window is the newest 8; the holdout and reference come from it
@@ -55,13 +53,7 @@ def lake_with_champion(batches: int) -> DatasetConfig:
     cfg.spec.model_name = f"{cfg.model_name}-runs"
     cfg.spec.save(cfg.name, overwrite=True)
     cfg = load_dataset(cfg.name)
-    for seed in range(REAL):
-        frame = generate(ROWS, seed, growth.NOW.replace(tzinfo=None) + timedelta(hours=seed))
-        body = parquet_bytes(frame)
-        key = f"{landing_prefix(cfg.name)}real-{seed}.parquet"
-        at = growth.NOW + timedelta(minutes=seed)  # newer than every metadata-only batch
-        meta = batch_meta(cfg.name, key, sha256(body), batch_id_for(sha256(body)), frame, cfg.columns, at)
-        write_batch(cfg.store, meta, body)
+    training.land(cfg, ROWS * REAL, REAL, ingested=growth.NOW)  # newer than every metadata-only batch
     assert promote(dataset=cfg.name, challenger_version=train(dataset=cfg.name)).promoted
     return cfg
 

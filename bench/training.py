@@ -43,6 +43,7 @@ MIN_ROWS = 20_000  # below this the 4000-row holdout is most of the window
 BATCHES = 10  # 100k-row batches at full scale; the dataset block's window covers all of them
 REPEATS = 3  # alternating pairs; the minimum of each path is reported (two left the ratio at the mercy of noise)
 START = datetime(2024, 1, 1)
+INGESTED = datetime(2024, 1, 1, tzinfo=UTC)
 COMPARED = ("val_auc", "holdout_auc", "best_iteration", "train_rows", "holdout_rows", "reference_rows")
 
 
@@ -101,15 +102,16 @@ def new_dataset(prefix: str, batches: int = BATCHES) -> DatasetConfig:
     return load_dataset(name)
 
 
-def land(cfg: DatasetConfig, rows: int, batches: int = BATCHES) -> None:
-    """Write `rows` rows as `batches` validated batches straight into the lake, oldest first."""
+def land(cfg: DatasetConfig, rows: int, batches: int = BATCHES, ingested: datetime = INGESTED) -> None:
+    """Write `rows` rows as `batches` validated batches straight into the lake, oldest first, ingested a minute apart
+    from `ingested` on."""
     per_batch = rows // batches
     for seed in range(batches):
         frame = generate(per_batch, seed, START + timedelta(days=seed))
         body = parquet_bytes(frame)
         digest = sha256(body)
         key = f"landing/{cfg.name}/bench-{seed}.parquet"
-        at = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=seed)
+        at = ingested + timedelta(minutes=seed)
         write_batch(cfg.store, batch_meta(cfg.name, key, digest, batch_id_for(digest), frame, cfg.columns, at), body)
 
 
