@@ -113,6 +113,9 @@ def _ensure_worker(settings: Settings, env: dict[str, str], report: Report, proj
     process = None
     if not running:
         stop_recorded(settings.home, "worker")  # alive but not heartbeating: replace it
+        ended = worker.end_runs_left_behind(settings)
+        if ended:
+            report(f"worker: ended {len(ended)} run(s) left by the stopped worker: {', '.join(sorted(ended))}")
         process = services.start(worker.service(settings), env, settings.host)
         record_pid(settings.home, "worker", process.pid)
     deploying = prefect_server.start_deploy(settings, env, project_dir, force=redeploy)

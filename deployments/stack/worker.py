@@ -6,8 +6,18 @@ import subprocess
 import time
 
 import httpx
-from prefect.client.orchestration import get_client
+import psutil
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    WorkPoolFilter,
+    WorkPoolFilterName,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.states import Cancelled, Crashed
 
 from blocks.settings import Settings
 from deployments.stack import services
@@ -71,3 +81,42 @@ def wait_worker_online(settings: Settings, process: subprocess.Popen[bytes] | No
             raise StackError(f"worker exited with code {process.returncode} while starting; see {log_file}")
         time.sleep(0.5)
     raise StackError(f"worker did not come ONLINE in pool {settings.work_pool!r} within {timeout:.0f}s; see {log_file}")
+
+
+def end_runs_left_behind(settings: Settings) -> list[str]:
+    """End the pool's runs whose process is gone; called before a fresh worker starts. Returns their names.
+
+    A run whose worker was stopped (`driftloop down`, a reboot) never reports again, and the heartbeat automation
+    cannot see its silence while the server is down too: it stayed Running for good and held its deployment's
+    concurrency slot, so every later retrain waited behind it. A run whose process outlived its worker is left
+    alone, and so is everything when another worker serves the pool: its runs are not ours to judge.
+    """
+    with stack_api(settings), get_client(sync_client=True) as client:
+        workers = client.read_workers_for_work_pool(settings.work_pool)
+        if any(worker.name != WORKER_NAME and worker.status == "ONLINE" for worker in workers):
+            return []
+        left = [run for run in _unfinished_runs(client, settings.work_pool) if not _process_alive(run)]
+        for run in left:
+            ended = Cancelled if run.state_type == StateType.CANCELLING else Crashed
+            message = "Its worker stopped (driftloop down or a restart) and its process is gone."
+            client.set_flow_run_state(run.id, ended(message=message), force=True)
+    return [run.name for run in left]
+
+
+def _unfinished_runs(client: SyncPrefectClient, pool: str) -> list[FlowRun]:
+    unfinished = [StateType.RUNNING, StateType.PENDING, StateType.CANCELLING]
+    return client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=unfinished))),
+        work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[pool])),
+    )
+
+
+def _process_alive(run: FlowRun) -> bool:
+    """True if the run's process still runs on this machine (its pid may since belong to another process)."""
+    if not run.infrastructure_pid:
+        return False  # taken by a worker that died before it started the process
+    try:
+        environ = psutil.Process(int(run.infrastructure_pid)).environ()
+    except (psutil.Error, ValueError):
+        return False
+    return environ.get("PREFECT__FLOW_RUN_ID") == str(run.id)

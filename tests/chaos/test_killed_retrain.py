@@ -1,5 +1,5 @@
-"""A retrain SIGKILLed in the middle of training: its attempt holds the episode until its lease runs out, then the
-episode retrains exactly once more: not twice, and not never.
+"""A retrain SIGKILLed in the middle of training, or stopped with the whole stack: its attempt holds the episode until
+its lease runs out, then the episode retrains exactly once more: not twice, and not never.
 
 `make chaos` runs this on a stack of its own; the drift policy's lease is shortened to one minute for it.
 """
@@ -31,6 +31,7 @@ from tasks.platform.config import DatasetConfig
 from tests.batches import write_validated
 from tests.chaos_results import ChaosLog
 from tests.durable_fixture import champion_dataset
+from tests.stack_fixture import run_cli
 
 pytestmark = [pytest.mark.chaos, pytest.mark.stack, pytest.mark.xdist_group("stack")]
 
@@ -56,6 +57,15 @@ def process_of(flow_run_id: UUID) -> int:
         except OSError:
             continue  # gone meanwhile, or not ours to read
     raise AssertionError(f"no process runs flow run {flow_run_id}")
+
+
+def training_started(cfg: DatasetConfig, since: datetime) -> None:
+    def training() -> bool:
+        with get_client(sync_client=True) as client:
+            runs = [r for r in flow_runs(client, "train", since) if r.parameters.get("dataset") == cfg.name]
+        return any(r.state is not None and r.state.is_running() for r in runs)
+
+    wait_until(training, 300, "the retrain's training to start", poll=0.1)
 
 
 def request_retrain(cfg: DatasetConfig, champion: str) -> FlowRun:
@@ -87,13 +97,7 @@ def test_a_retrain_killed_mid_training_retrains_once_after_its_lease(
     # when: a retrain is SIGKILLed as soon as its training starts
     since = datetime.now(UTC)
     killed = request_retrain(cfg, champion)
-
-    def training() -> bool:
-        with get_client(sync_client=True) as client:
-            runs = [r for r in flow_runs(client, "train", since) if r.parameters.get("dataset") == cfg.name]
-        return any(r.state is not None and r.state.is_running() for r in runs)
-
-    wait_until(training, 300, "the killed retrain's training to start", poll=0.1)
+    training_started(cfg, since)
     os.kill(process_of(killed.id), signal.SIGKILL)
     killed_at = time.monotonic()
     ((attempt, outcome),) = read_attempts(cfg.store, cfg.model_name, tenure)
@@ -117,5 +121,39 @@ def test_a_retrain_killed_mid_training_retrains_once_after_its_lease(
     # and: once reconcile has scored and checked the window, nothing is lost or doubled
     found = chaos_log.recovered(
         "01 retrain killed", "SIGKILL of a retrain's flow process mid-training", cfg, [], since, killed_at
+    )
+    assert found.clean, found
+
+
+def test_a_retrain_stopped_with_the_stack_is_ended_by_up_and_frees_the_next_retrain(
+    api: Settings, short_lease: None, chaos_log: ChaosLog
+) -> None:
+    cfg = champion_dataset("credit-stopped", "credit-risk-stopped", seed=420)
+    for day in range(4, 8):
+        write_validated(cfg, seed=420 + day, rows=20_000)
+    champion = champions.champion(read_log(cfg))
+    assert champion == "1"
+
+    # when: the whole stack is stopped while a retrain trains, and started again
+    since = datetime.now(UTC)
+    stopped = request_retrain(cfg, champion)
+    training_started(cfg, since)
+    assert run_cli(api, "down").returncode == 0
+    stopped_at = time.monotonic()
+    started = run_cli(api, "up")
+    assert started.returncode == 0, started.stdout + started.stderr
+
+    # then: `up` ended the run its stopped worker left Running (it held retrain's one concurrency slot) ...
+    assert "left by the stopped worker" in started.stdout, started.stdout
+    ended = final(stopped, timeout=30)
+    assert ended.state is not None and ended.state.is_crashed(), ended.state
+
+    # and: once the attempt's lease ran out, the next retrain gets the slot, trains and decides
+    ((attempt, _),) = read_attempts(cfg.store, cfg.model_name, champions.tenure(read_log(cfg)))
+    time.sleep(max(0.0, (attempt.lease_until - datetime.now(UTC)).total_seconds()) + 1)
+    retrained = final(request_retrain(cfg, champion))
+    assert retrained.state is not None and (retrained.state.message or "").startswith("retrained"), retrained.state
+    found = chaos_log.recovered(
+        "12 stack down mid-retrain", "driftloop down while a retrain trains, then up", cfg, [], since, stopped_at
     )
     assert found.clean, found
