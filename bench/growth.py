@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.local_services import blocks_on_local_services
 from blocks.register import demo_dataset
-from tasks.data import lake_io
+from tasks.data import lake_index, lake_io
 from tasks.data.lake import BatchMeta, landing_prefix, ledger_key, meta_key
 from tasks.data.steps.pending import open_landed
 from tasks.model import attempts, history
@@ -70,7 +70,7 @@ def lake_of(batches: int, new_object: bool = True) -> DatasetConfig:
         _record(cfg, n)
         started = int((NOW - timedelta(hours=batches // 20 - n)).timestamp())
         store.put(f"{attempts.attempts_prefix(cfg.model_name)}{started:012d}-{n}-1", b"")
-    lake_io.reindex(store, name)
+    lake_index.reindex(store, name)
     history.read_recent(cfg)  # writes the head, as the first read after an upgrade does
     open_landed(store, name, NOW)  # the first sweep is a full one; the measured one starts at its watermark
     if new_object:
@@ -101,7 +101,7 @@ def _record(cfg: DatasetConfig, sequence: int) -> None:
 def operations(cfg: DatasetConfig) -> dict[str, Callable[[], object]]:
     store, name = cfg.store, cfg.name
     return {
-        "train-window-plan": lambda: plan_window(lake_io.recent_batches(store, name), cfg.spec, name),
+        "train-window-plan": lambda: plan_window(lake_index.recent_batches(store, name), cfg.spec, name),
         "score-monitor-newest-batch": lambda: lake_io.resolve_batch(store, name, "", "score"),
         "champion-history": lambda: history.read_recent(cfg),
         "retrain-budget": lambda: attempts.attempt_starts(store, cfg.model_name, NOW - timedelta(hours=24)),

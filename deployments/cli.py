@@ -104,12 +104,12 @@ def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    from tasks.data.lake_io import reindex
+    from tasks.data.lake_index import reindex
     from tasks.platform.config import load_dataset
 
     with stack_api(settings):
         index = reindex(load_dataset(args.dataset).store, args.dataset)
-    older = "; older ones are read from their metadata when a window reaches back" if index.truncated else ""
+    older = f", {len(index.pages)} pages of {index.page_size} the older ones" if index.pages else ""
     print(f"{args.dataset}: the index head holds the newest {len(index.batches)} batches{older}")
     return 0
 

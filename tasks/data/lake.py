@@ -22,23 +22,49 @@ class BatchMeta(BaseModel):
     event_time_max: datetime | None = None
 
 
+class IndexPage(BaseModel):
+    """Where a sealed page of the index lies, and the ingest times of its oldest and newest batch."""
+
+    key: str
+    oldest: datetime
+    newest: datetime
+
+
 class BatchIndex(BaseModel):
-    """The lake index's head: the newest `capacity` batches' metadata, oldest first, in one small object, so a run
-    finds the recent lake in one read however long the history. `truncated`: older batches exist beyond it (their
-    metadata, the source of truth, is still beside each batch; `driftloop reindex` rebuilds the head from it)."""
+    """The lake index's head: the newest `capacity` to `capacity + page_size - 1` batches' metadata, oldest first, in
+    one small object, so a run finds the recent lake in one read however long the history. Each time it reaches
+    `capacity + page_size`, its oldest `page_size` batches are sealed into a page object of their own, written once
+    and never changed, and `pages` (oldest first) says where: a window reaching back further reads one more page per
+    `page_size` batches, never the whole history. `truncated`: older batches exist beyond the head; `paged`: they are
+    all in its pages (a head written before pages existed is not, and is rebuilt once). The batches' metadata beside
+    each batch stays the truth; `driftloop reindex` rebuilds head and pages from it."""
 
     dataset: str
     capacity: int
+    page_size: int = 64
     truncated: bool = False
+    paged: bool = False
+    pages: list[IndexPage] = []
     batches: list[BatchMeta] = []
 
-    def with_batch(self, meta: BatchMeta) -> BatchIndex | None:
-        """The index with `meta` added in ingest order and the oldest dropped past capacity; None if it holds it."""
+    def with_batch(self, meta: BatchMeta) -> tuple[BatchIndex, list[BatchMeta]] | None:
+        """The index with `meta` added in ingest order, and the batches it sealed into its newest page (none most
+        times); None if it holds `meta`. The page's key derives from its batches, so every writer that seals the
+        same batches writes the same object."""
         if any(known.batch_id == meta.batch_id for known in self.batches):
             return None
         ordered = sorted([*self.batches, meta], key=lambda m: (m.ingested_at, m.batch_id))
-        dropped = len(ordered) > self.capacity
-        return self.model_copy(update={"batches": ordered[-self.capacity :], "truncated": self.truncated or dropped})
+        if len(ordered) < self.capacity + self.page_size:
+            return self.model_copy(update={"batches": ordered}), []
+        sealed, kept = ordered[: self.page_size], ordered[self.page_size :]
+        oldest, newest = sealed[0].ingested_at, sealed[-1].ingested_at
+        page = IndexPage(key=page_key(self.dataset, sealed), oldest=oldest, newest=newest)
+        return self.model_copy(update={"batches": kept, "pages": [*self.pages, page], "truncated": True}), sealed
+
+
+def page_key(dataset: str, batches: list[BatchMeta]) -> str:
+    digest = hashlib.sha256(" ".join(meta.batch_id for meta in batches).encode()).hexdigest()[:16]
+    return f"lake/{dataset}/index/pages/{batches[0].ingested_at:%Y%m%dT%H%M%S%f}-{digest}.json"
 
 
 def landing_prefix(dataset: str) -> str:

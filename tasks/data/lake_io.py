@@ -1,28 +1,22 @@
 """The validated-batch lake in the object store: write a batch once, find the recent ones, read them back.
 
-Each batch's meta.json, written once beside its data, is the truth. The index head (`lake/<dataset>/index/head.json`,
-tasks.data.lake.BatchIndex) holds the newest HEAD_CAPACITY of them for runs that look at the recent lake: one read
-instead of a listing and a read per batch ever ingested. A batch joins the head right after its metadata is written
-and before ingest's ledger record, so a crash in between is made good by the retry the missing ledger record causes;
-`reindex` rebuilds the head from the metadata.
+Each batch's meta.json, written once beside its data, is the truth; tasks.data.lake_index finds the recent ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
 import polars as pl
 
-from tasks.data.lake import BatchIndex, BatchMeta, batch_key, checks_prefix, index_key, meta_key
-from tasks.platform import versioned
+from tasks.data.lake import BatchMeta, batch_key, checks_prefix, meta_key
+from tasks.data.lake_index import index_batch, recent_batches
 from tasks.platform.codec import json_bytes, parquet_bytes
 from tasks.platform.errors import ConfigurationError, NotEnoughData
 from tasks.platform.store import Store
 
 SHOWN_BATCHES = 5
-HEAD_CAPACITY = 128  # four months of daily batches, five days of hourly ones; about 45 kB of JSON
 CHECKS_LOOKBACK = timedelta(days=30)  # drift episodes of interest are younger: confirmed within a few batches
 
 
@@ -36,61 +30,6 @@ def write_batch(store: Store, meta: BatchMeta, data: pl.DataFrame | bytes) -> Ba
     first = first or BatchMeta.model_validate(store.get_json(key))
     index_batch(store, first)
     return first
-
-
-def index_batch(store: Store, meta: BatchMeta) -> None:
-    """Add a written batch to the index head (compare-and-set; nothing changes if it is there already)."""
-
-    def added(head: Any | None) -> Any | None:
-        index = _head_or_rebuilt(store, meta.dataset, head)
-        grown = index.with_batch(meta)
-        return (grown or index).model_dump(mode="json") if grown or head is None else None
-
-    versioned.update(store, index_key(meta.dataset), added)
-
-
-def recent_batches(store: Store, dataset: str, onset_batch_id: str = "", count: int = 0) -> list[BatchMeta]:
-    """The newest batches, oldest first, from the index head (one read); every batch when older ones exist and the
-    head does not reach back to `onset_batch_id` or holds fewer than `count`. A lake from before the index gets its
-    head built here, once."""
-    head, _ = versioned.read(store, index_key(dataset))
-    index = BatchIndex.model_validate(head) if head is not None else reindex(store, dataset)
-    beyond_onset = onset_batch_id and all(m.batch_id != onset_batch_id for m in index.batches)
-    if index.truncated and (beyond_onset or len(index.batches) < count):
-        return list_batches(store, dataset)
-    return index.batches
-
-
-def reindex(store: Store, dataset: str) -> BatchIndex:
-    """Rebuild the index head from every batch's metadata (`driftloop reindex`); the rebuilt head replaces the old
-    one whatever it held, and a batch ingested meanwhile is kept."""
-    rebuilt = _rebuilt(store, dataset)
-
-    def replaced(head: Any | None) -> Any | None:
-        index = rebuilt
-        for meta in BatchIndex.model_validate(head).batches if head is not None else []:
-            index = index.with_batch(meta) or index
-        return index.model_dump(mode="json")
-
-    return BatchIndex.model_validate(versioned.update(store, index_key(dataset), replaced))
-
-
-def _head_or_rebuilt(store: Store, dataset: str, head: Any | None) -> BatchIndex:
-    return BatchIndex.model_validate(head) if head is not None else _rebuilt(store, dataset)
-
-
-def _rebuilt(store: Store, dataset: str) -> BatchIndex:
-    every = list_batches(store, dataset)
-    truncated = len(every) > HEAD_CAPACITY
-    return BatchIndex(dataset=dataset, capacity=HEAD_CAPACITY, truncated=truncated, batches=every[-HEAD_CAPACITY:])
-
-
-def list_batches(store: Store, dataset: str) -> list[BatchMeta]:
-    """Every validated batch of `dataset`, oldest first (by ingest time, then id): a listing and a read per batch,
-    so only for rebuilding the index head and for windows that reach back beyond it."""
-    keys = [k for k in store.list_keys(f"lake/{dataset}/batches/") if k.endswith("/meta.json")]
-    metas = [BatchMeta.model_validate(store.get_json(k)) for k in keys]
-    return sorted(metas, key=lambda m: (m.ingested_at, m.batch_id))
 
 
 def read_meta(store: Store, dataset: str, batch_id: str) -> BatchMeta:

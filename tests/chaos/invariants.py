@@ -22,7 +22,7 @@ from prefect.events.schemas.events import ReceivedEvent
 from deployments.watch.events import events_since
 from deployments.watch.runs import wait_until
 from tasks.data import lake
-from tasks.data.lake_io import HEAD_CAPACITY, list_batches, recent_batches
+from tasks.data.lake_index import HEAD_CAPACITY, list_batches, recent_batches
 from tasks.model import champions, history
 from tasks.model.registry import client_for
 from tasks.platform import events

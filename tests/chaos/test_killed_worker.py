@@ -19,7 +19,7 @@ from blocks.settings import Settings
 from deployments.stack.state import recorded_pid
 from deployments.watch.runs import flow_runs, wait_until
 from tasks.data import lake
-from tasks.data.lake_io import list_batches
+from tasks.data.lake_index import list_batches
 from tasks.model.registry import champion_version
 from tasks.platform.config import DatasetConfig
 from tests.chaos_results import ChaosLog

@@ -36,7 +36,7 @@ from blocks.settings import Settings
 from deployments.watch.runs import wait_until
 from tasks.contracts.credit import generate
 from tasks.data import failures, lake
-from tasks.data.lake_io import list_batches
+from tasks.data.lake_index import list_batches
 from tasks.platform.codec import json_bytes, parquet_bytes
 from tasks.platform.config import EVERY_DATASET, DatasetConfig
 from tests.chaos.invariants import ACTIVE, recover, settle, tally

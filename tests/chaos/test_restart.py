@@ -16,7 +16,7 @@ from blocks.settings import Settings
 from deployments.stack.state import recorded_pid
 from deployments.watch.runs import flow_runs, wait_for_runs, wait_until
 from tasks.data.lake import ledger_key
-from tasks.data.lake_io import list_batches
+from tasks.data.lake_index import list_batches
 from tasks.model.registry import champion_version, forget_loaded_versions, load_model, load_reference
 from tasks.platform.config import DatasetConfig, load_dataset
 from tests.chaos_results import ChaosLog

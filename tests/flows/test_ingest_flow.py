@@ -29,7 +29,8 @@ from flows.simulate import simulate
 from tasks.contracts.credit import generate
 from tasks.data.ingest import IngestOutcome, parse_object
 from tasks.data.lake import failure_key, landing_prefix, quarantine_prefix
-from tasks.data.lake_io import list_batches, read_batch
+from tasks.data.lake_index import list_batches
+from tasks.data.lake_io import read_batch
 from tasks.data.steps import ingest as ingest_steps
 from tasks.data.steps.pending import FULL_SWEEP_EVERY, sweep_key
 from tasks.platform.artifacts import artifact_key

@@ -29,7 +29,7 @@ from flows.train import train
 from tasks.contracts.credit import generate
 from tasks.data.ingest import IngestOutcome
 from tasks.data.lake import batch_id_for, batch_key, landing_prefix, ledger_key, meta_key
-from tasks.data.lake_io import list_batches
+from tasks.data.lake_index import list_batches
 from tasks.model.champions import HistoryRecord
 from tasks.model.history import history_prefix, read_log
 from tasks.model.registry import champion_version

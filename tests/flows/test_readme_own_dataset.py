@@ -22,7 +22,7 @@ from blocks.settings import PROJECT_ROOT, Settings
 from flows.promote import promote
 from flows.train import train
 from tasks.data.lake import landing_prefix, quarantine_prefix
-from tasks.data.lake_io import list_batches
+from tasks.data.lake_index import list_batches
 from tasks.model.gates import PromotionDecision
 from tasks.model.registry import CHALLENGER, CHAMPION, client_for
 from tasks.platform.config import DatasetConfig, load_dataset

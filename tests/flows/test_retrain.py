@@ -21,7 +21,7 @@ from flows.retrain import retrain
 from flows.rollback import rollback
 from flows.train import train
 from tasks.data import lake
-from tasks.data.lake_io import list_batches
+from tasks.data.lake_index import list_batches
 from tasks.model import champions
 from tasks.model.attempts import attempts_prefix, episode_prefix, read_attempts
 from tasks.model.episodes import Attempt

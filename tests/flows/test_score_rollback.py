@@ -10,7 +10,8 @@ from flows.rollback import rollback
 from flows.score import score
 from flows.train import train
 from tasks.data.lake import BatchMeta, predictions_key
-from tasks.data.lake_io import list_batches, read_batch, write_batch
+from tasks.data.lake_index import list_batches
+from tasks.data.lake_io import read_batch, write_batch
 from tasks.model.champions import moves
 from tasks.model.history import read_log
 from tasks.model.registry import champion_version, client_for, forget_loaded_versions

@@ -20,7 +20,7 @@ from prefect.artifacts import Artifact
 from flows.promote import promote
 from flows.train import train
 from tasks.contracts.credit import CONTRACT_VERSION, REGION
-from tasks.data.lake_io import list_batches
+from tasks.data.lake_index import list_batches
 from tasks.model import integrity
 from tasks.model.champions import moves
 from tasks.model.gates import PromotionDecision

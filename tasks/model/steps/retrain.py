@@ -13,7 +13,8 @@ from prefect.runtime import flow_run
 from prefect.transactions import Transaction, get_transaction
 from pydantic import BaseModel
 
-from tasks.data.lake_io import check_marks, recent_batches
+from tasks.data.lake_index import recent_batches
+from tasks.data.lake_io import check_marks
 from tasks.model import attempts, champions, episodes, history
 from tasks.model.episodes import Attempt, Ending, Outcome
 from tasks.model.window import reference_shortfall

@@ -12,7 +12,8 @@ from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Completed
 
-from tasks.data.lake_io import read_batches, recent_batches
+from tasks.data.lake_index import recent_batches
+from tasks.data.lake_io import read_batches
 from tasks.model.features import encode
 from tasks.model.metrics import roc_auc_delong
 from tasks.model.records import ChallengerRecord, version_description

@@ -1,5 +1,5 @@
-"""The lake index head agrees with the batches' metadata, the truth: after concurrent ingests, after a crash between
-the data and the index writes, and after `reindex`. On the real S3 server."""
+"""The lake index (head and pages) agrees with the batches' metadata, the truth: after concurrent ingests, after a
+crash between the data and the index writes, and after `reindex`. On the real S3 server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tasks.contracts.credit import generate
-from tasks.data import lake_io
+from tasks.data import lake_index, lake_io
 from tasks.data.ingest import batch_meta
 from tasks.data.lake import BatchIndex, BatchMeta, batch_id_for, batch_key, check_key, index_key, meta_key
 from tasks.monitoring.confirmation import confirmed_onset, parse_marks
@@ -35,7 +35,7 @@ def head_ids(cfg: DatasetConfig) -> list[str]:
 
 
 def truth(cfg: DatasetConfig) -> list[str]:
-    return [meta.batch_id for meta in lake_io.list_batches(cfg.store, cfg.name)]
+    return [meta.batch_id for meta in lake_index.list_batches(cfg.store, cfg.name)]
 
 
 def test_every_batch_of_sixteen_concurrent_ingests_is_in_the_head_in_ingest_order(dataset: DatasetConfig) -> None:
@@ -43,7 +43,23 @@ def test_every_batch_of_sixteen_concurrent_ingests_is_in_the_head_in_ingest_orde
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda batch: lake_io.write_batch(dataset.store, *batch), batches))
     assert head_ids(dataset) == truth(dataset) == [meta.batch_id for meta, _ in batches]
-    assert lake_io.recent_batches(dataset.store, dataset.name) == lake_io.list_batches(dataset.store, dataset.name)
+    assert lake_index.recent_batches(dataset.store, dataset.name) == lake_index.list_batches(
+        dataset.store, dataset.name
+    )
+
+
+def test_sixteen_concurrent_ingests_into_a_small_head_are_each_in_the_head_or_one_page(
+    dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_index(monkeypatch)
+    batches = [new_batch(dataset, seed) for seed in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda batch: lake_io.write_batch(dataset.store, *batch), batches))
+    head = head_of(dataset)
+    paged = [m.batch_id for page in head.pages for m in lake_index._page(dataset.store, page.key)]
+    assert sorted([*paged, *head_ids(dataset)]) == sorted(truth(dataset))  # each once: none lost, none twice
+    whole = lake_index.recent_batches(dataset.store, dataset.name, count=16)
+    assert [m.batch_id for m in whole] == truth(dataset) == [meta.batch_id for meta, _ in batches]
 
 
 def test_a_crash_between_data_and_index_is_made_good_by_the_retry_or_by_reindex(dataset: DatasetConfig) -> None:
@@ -62,7 +78,7 @@ def test_a_crash_between_data_and_index_is_made_good_by_the_retry_or_by_reindex(
     late, late_body = new_batch(dataset, 4)
     dataset.store.put_if_absent(meta_key(dataset.name, late.batch_id), json_bytes(late.model_dump(mode="json")))
     dataset.store.put_if_absent(batch_key(dataset.name, late.batch_id), late_body)
-    rebuilt = lake_io.reindex(dataset.store, dataset.name)
+    rebuilt = lake_index.reindex(dataset.store, dataset.name)
     assert [m.batch_id for m in rebuilt.batches] == head_ids(dataset) == truth(dataset) and not rebuilt.truncated
 
 
@@ -70,27 +86,61 @@ def test_a_lake_from_before_the_index_gets_its_head_on_first_read(dataset: Datas
     for seed in range(3):
         lake_io.write_batch(dataset.store, *new_batch(dataset, seed))
     dataset.store.client.delete_object(Bucket=dataset.store.bucket, Key=index_key(dataset.name))
-    assert [m.batch_id for m in lake_io.recent_batches(dataset.store, dataset.name)] == truth(dataset)
+    assert [m.batch_id for m in lake_index.recent_batches(dataset.store, dataset.name)] == truth(dataset)
     assert head_ids(dataset) == truth(dataset)
 
 
-def test_the_head_keeps_the_newest_and_a_window_reaching_further_back_reads_the_metadata(
+def small_index(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Pages read from here on (their keys): a head of 3 to 4 batches, pages of 2."""
+    monkeypatch.setattr(lake_index, "HEAD_CAPACITY", 3)
+    monkeypatch.setattr(lake_index, "PAGE_SIZE", 2)
+    read: list[str] = []
+    page = lake_index._page
+    monkeypatch.setattr(lake_index, "_page", lambda store, key: read.append(key) or page(store, key))
+    return read
+
+
+def head_of(cfg: DatasetConfig) -> BatchIndex:
+    return BatchIndex.model_validate(cfg.store.get_json(index_key(cfg.name)))
+
+
+def test_the_head_keeps_the_newest_and_a_window_reaching_further_back_reads_a_page_per_two(
     dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(lake_io, "HEAD_CAPACITY", 3)
-    for seed in range(5):
+    pages_read = small_index(monkeypatch)
+    for seed in range(9):
         lake_io.write_batch(dataset.store, *new_batch(dataset, seed))
     every = truth(dataset)
-    assert head_ids(dataset) == every[-3:]  # the newest three, and it says there is more
-    assert BatchIndex.model_validate(dataset.store.get_json(index_key(dataset.name))).truncated
-    recent = lake_io.recent_batches(dataset.store, dataset.name, onset_batch_id=every[3])
-    assert [m.batch_id for m in recent] == every[-3:]  # the onset is in the head: one read
-    reaching = lake_io.recent_batches(dataset.store, dataset.name, onset_batch_id=every[0])
-    assert [m.batch_id for m in reaching] == every  # it is not: every batch's metadata
-    assert len(lake_io.recent_batches(dataset.store, dataset.name, count=3)) == 3  # a window the head holds
-    wider = lake_io.recent_batches(dataset.store, dataset.name, count=4)
-    assert [m.batch_id for m in wider] == every  # a window it does not: every batch
-    assert lake_io.newest_batch_ids(dataset.store, dataset.name, 2) == [every[4], every[3]]
+    head = head_of(dataset)
+    assert head_ids(dataset) == every[-3:] and head.truncated and len(head.pages) == 3  # pages of 0-1, 2-3, 4-5
+
+    def read(onset: str = "", count: int = 0) -> tuple[list[str], int]:
+        pages_read.clear()
+        batches = lake_index.recent_batches(dataset.store, dataset.name, onset_batch_id=onset, count=count)
+        return [m.batch_id for m in batches], len(pages_read)
+
+    assert read(onset=every[6]) == (every[-3:], 0)  # the onset is in the head: one read
+    assert read(onset=every[3]) == (every[2:], 2)  # two pages back, not the whole history
+    assert read(count=3) == (every[-3:], 0)
+    assert read(count=5) == (every[4:], 1)
+    assert read(onset=every[0]) == (every, 3)
+    assert lake_io.newest_batch_ids(dataset.store, dataset.name, 2) == [every[8], every[7]]
+
+
+def test_reindex_builds_the_same_head_and_pages_and_a_head_from_before_pages_is_rebuilt_once(
+    dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pages_read = small_index(monkeypatch)
+    for seed in range(7):
+        lake_io.write_batch(dataset.store, *new_batch(dataset, seed))
+    ingested = head_of(dataset)
+    assert lake_index.reindex(dataset.store, dataset.name) == ingested == head_of(dataset)
+
+    # a head written before pages existed: the newest three, and no word of where the older ones are
+    legacy = BatchIndex(dataset=dataset.name, capacity=3, truncated=True, batches=ingested.batches[-3:])
+    dataset.store.put(index_key(dataset.name), json_bytes(legacy.model_dump(mode="json")))
+    assert [m.batch_id for m in lake_index.recent_batches(dataset.store, dataset.name, count=7)] == truth(dataset)
+    assert head_of(dataset) == ingested and len(pages_read) == 2  # rebuilt with its pages, then read them
 
 
 def mark(cfg: DatasetConfig, hours_ago: int, verdict: str, now: datetime) -> str:
