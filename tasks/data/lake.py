@@ -49,8 +49,8 @@ class BatchIndex(BaseModel):
 
     def with_batch(self, meta: BatchMeta) -> tuple[BatchIndex, list[BatchMeta]] | None:
         """The index with `meta` added in ingest order, and the batches it sealed into its newest page (none most
-        times); None if it holds `meta`. The page's key derives from its batches, so every writer that seals the
-        same batches writes the same object."""
+        times); None if the head holds `meta` (whether a page does is for the caller to read). The page's key
+        derives from its batches, so every writer that seals the same batches writes the same object."""
         if any(known.batch_id == meta.batch_id for known in self.batches):
             return None
         ordered = sorted([*self.batches, meta], key=lambda m: (m.ingested_at, m.batch_id))

@@ -61,14 +61,23 @@ def reindex(store: Store, dataset: str) -> BatchIndex:
 
 
 def _with_batch(store: Store, index: BatchIndex, meta: BatchMeta) -> BatchIndex | None:
-    """`index` with `meta` added; a page it seals is written first, so a head never names a page that is not there."""
+    """`index` with `meta` added, None if it holds it already; a page it seals is written first, so a head never
+    names a page that is not there."""
     added = index.with_batch(meta)
-    if added is None:
+    if added is None or _sealed(store, index, meta):
         return None
     grown, sealed = added
     if sealed:
         store.put_if_absent(grown.pages[-1].key, json_bytes([m.model_dump(mode="json") for m in sealed]))
     return grown
+
+
+def _sealed(store: Store, index: BatchIndex, meta: BatchMeta) -> bool:
+    """True if a page holds `meta`: only a page whose span covers its ingest time can, so a batch newer than every
+    page (nearly all of them) costs no read. An older one can arrive: a concurrent ingest that took its time, or a
+    batch a rebuild of the head already sealed while its own ingest was still to index it."""
+    covering = [page for page in index.pages if page.oldest <= meta.ingested_at <= page.newest]
+    return any(meta.batch_id == known.batch_id for page in covering for known in _page(store, page.key))
 
 
 def _page(store: Store, key: str) -> list[BatchMeta]:

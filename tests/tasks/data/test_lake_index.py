@@ -143,6 +143,20 @@ def test_reindex_builds_the_same_head_and_pages_and_a_head_from_before_pages_is_
     assert head_of(dataset) == ingested and len(pages_read) == 2  # rebuilt with its pages, then read them
 
 
+def test_an_ingest_whose_batch_a_rebuild_of_the_head_already_sealed_indexes_it_once(
+    dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_index(monkeypatch)
+    metas = [new_batch(dataset, seed)[0] for seed in range(7)]
+    for meta in metas:  # seven ingests wrote their metadata; none has indexed it yet, and there is no head
+        dataset.store.put_if_absent(meta_key(dataset.name, meta.batch_id), json_bytes(meta.model_dump(mode="json")))
+    lake_index.index_batch(dataset.store, metas[0])  # the first to get there builds the head: 0-3 go into pages
+    for meta in metas:
+        lake_index.index_batch(dataset.store, meta)  # then each ingest indexes its own batch
+    whole = lake_index.recent_batches(dataset.store, dataset.name, count=100)  # the head and every page
+    assert [m.batch_id for m in whole] == truth(dataset) == [m.batch_id for m in metas]
+
+
 def mark(cfg: DatasetConfig, hours_ago: int, verdict: str, now: datetime) -> str:
     meta = BatchMeta(
         dataset=cfg.name,
