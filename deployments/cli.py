@@ -109,7 +109,7 @@ def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
     with stack_api(settings):
         index = reindex(load_dataset(args.dataset).store, args.dataset)
-    older = f", {len(index.pages)} pages of {index.page_size} the older ones" if index.pages else ""
+    older = f"; pages of {index.page_size} hold the older ones" if index.newest_page else ""
     print(f"{args.dataset}: the index head holds the newest {len(index.batches)} batches{older}")
     return 0
 

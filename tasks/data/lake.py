@@ -30,41 +30,51 @@ class IndexPage(BaseModel):
     newest: datetime
 
 
+class PageBody(BaseModel):
+    """A sealed page: `page_size` batches' metadata, oldest first, and where the page sealed before it lies."""
+
+    previous: IndexPage | None
+    batches: list[BatchMeta]
+
+
 class BatchIndex(BaseModel):
     """The lake index's head: the newest `capacity` to `capacity + page_size - 1` batches' metadata, oldest first, in
     one small object, so a run finds the recent lake in one read however long the history. Each time it reaches
     `capacity + page_size`, its oldest `page_size` batches are sealed into a page object of their own, written once
-    and never changed, and `pages` (oldest first) says where: a window reaching back further reads one more page per
-    `page_size` batches, never the whole history. `truncated`: older batches exist beyond the head; `paged`: they are
-    all in its pages (a head written before pages existed is not, and is rebuilt once). The batches' metadata beside
-    each batch stays the truth; `driftloop reindex` rebuilds head and pages from it."""
+    and never changed; `newest_page` says where the last one lies, and each page where the one before it does. A
+    window reaching back further reads one more page per `page_size` batches, never the whole history, and the head
+    stays the same size however many pages there are. `truncated`: older batches exist beyond the head; `paged`:
+    they are all in its pages (a head written before pages existed is not, and is rebuilt once). The batches'
+    metadata beside each batch stays the truth; `driftloop reindex` rebuilds head and pages from it."""
 
     dataset: str
     capacity: int
     page_size: int = 64
     truncated: bool = False
     paged: bool = False
-    pages: list[IndexPage] = []
+    newest_page: IndexPage | None = None
     batches: list[BatchMeta] = []
 
-    def with_batch(self, meta: BatchMeta) -> tuple[BatchIndex, list[BatchMeta]] | None:
-        """The index with `meta` added in ingest order, and the batches it sealed into its newest page (none most
-        times); None if the head holds `meta` (whether a page does is for the caller to read). The page's key
-        derives from its batches, so every writer that seals the same batches writes the same object."""
+    def with_batch(self, meta: BatchMeta) -> tuple[BatchIndex, PageBody | None] | None:
+        """The index with `meta` added in ingest order, and the page it sealed (none most times); None if the head
+        holds `meta` (whether a page does is for the caller to read). The page's key derives from its batches and
+        the page before it, so every writer that seals the same batches onto the same chain writes the same object."""
         if any(known.batch_id == meta.batch_id for known in self.batches):
             return None
         ordered = sorted([*self.batches, meta], key=lambda m: (m.ingested_at, m.batch_id))
         if len(ordered) < self.capacity + self.page_size:
-            return self.model_copy(update={"batches": ordered}), []
-        sealed, kept = ordered[: self.page_size], ordered[self.page_size :]
-        oldest, newest = sealed[0].ingested_at, sealed[-1].ingested_at
-        page = IndexPage(key=page_key(self.dataset, sealed), oldest=oldest, newest=newest)
-        return self.model_copy(update={"batches": kept, "pages": [*self.pages, page], "truncated": True}), sealed
+            return self.model_copy(update={"batches": ordered}), None
+        body = PageBody(previous=self.newest_page, batches=ordered[: self.page_size])
+        oldest, newest = body.batches[0].ingested_at, body.batches[-1].ingested_at
+        page = IndexPage(key=page_key(self.dataset, body), oldest=oldest, newest=newest)
+        kept = ordered[self.page_size :]
+        return self.model_copy(update={"batches": kept, "newest_page": page, "truncated": True}), body
 
 
-def page_key(dataset: str, batches: list[BatchMeta]) -> str:
-    digest = hashlib.sha256(" ".join(meta.batch_id for meta in batches).encode()).hexdigest()[:16]
-    return f"lake/{dataset}/index/pages/{batches[0].ingested_at:%Y%m%dT%H%M%S%f}-{digest}.json"
+def page_key(dataset: str, body: PageBody) -> str:
+    named = [body.previous.key if body.previous else "", *(meta.batch_id for meta in body.batches)]
+    digest = hashlib.sha256(" ".join(named).encode()).hexdigest()[:16]
+    return f"lake/{dataset}/index/pages/{body.batches[0].ingested_at:%Y%m%dT%H%M%S%f}-{digest}.json"
 
 
 def landing_prefix(dataset: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.data.lake import BatchIndex, BatchMeta, index_key
+from tasks.data.lake import BatchIndex, BatchMeta, IndexPage, PageBody, index_key
 from tasks.platform import versioned
 from tasks.platform.codec import json_bytes
 from tasks.platform.store import Store
@@ -40,10 +40,12 @@ def recent_batches(store: Store, dataset: str, onset_batch_id: str = "", count: 
     index = BatchIndex.model_validate(head) if head is not None else None
     if index is None or (index.truncated and not index.paged):
         index = reindex(store, dataset)
-    batches, pages = index.batches, list(index.pages)
-    while pages and (len(batches) < count or (onset_batch_id and all(m.batch_id != onset_batch_id for m in batches))):
-        batches = [*_page(store, pages.pop().key), *batches]
-    return sorted(batches, key=lambda m: (m.ingested_at, m.batch_id))
+    batches, page = index.batches, index.newest_page
+    while page and (len(batches) < count or (onset_batch_id and all(m.batch_id != onset_batch_id for m in batches))):
+        body = _page(store, page)
+        batches, page = [*body.batches, *batches], body.previous
+    unique = {meta.batch_id: meta for meta in batches}  # were a batch ever in a page and the head, it counts once
+    return sorted(unique.values(), key=lambda m: (m.ingested_at, m.batch_id))
 
 
 def reindex(store: Store, dataset: str) -> BatchIndex:
@@ -66,22 +68,27 @@ def _with_batch(store: Store, index: BatchIndex, meta: BatchMeta) -> BatchIndex 
     added = index.with_batch(meta)
     if added is None or _sealed(store, index, meta):
         return None
-    grown, sealed = added
-    if sealed:
-        store.put_if_absent(grown.pages[-1].key, json_bytes([m.model_dump(mode="json") for m in sealed]))
+    grown, body = added
+    if body is not None and grown.newest_page is not None:
+        store.put_if_absent(grown.newest_page.key, json_bytes(body.model_dump(mode="json")))
     return grown
 
 
 def _sealed(store: Store, index: BatchIndex, meta: BatchMeta) -> bool:
-    """True if a page holds `meta`: only a page whose span covers its ingest time can, so a batch newer than every
-    page (nearly all of them) costs no read. An older one can arrive: a concurrent ingest that took its time, or a
-    batch a rebuild of the head already sealed while its own ingest was still to index it."""
-    covering = [page for page in index.pages if page.oldest <= meta.ingested_at <= page.newest]
-    return any(meta.batch_id == known.batch_id for page in covering for known in _page(store, page.key))
+    """True if a page holds `meta`. Pages are read newest first only while they reach as late as its ingest time, so
+    a batch newer than every page (nearly all of them) costs no read. An older one can arrive: a concurrent ingest
+    that took its time, or a batch a rebuild of the head sealed while its own ingest was still to index it."""
+    page = index.newest_page
+    while page is not None and page.newest >= meta.ingested_at:
+        body = _page(store, page)
+        if any(known.batch_id == meta.batch_id for known in body.batches):
+            return True
+        page = body.previous
+    return False
 
 
-def _page(store: Store, key: str) -> list[BatchMeta]:
-    return [BatchMeta.model_validate(meta) for meta in store.get_json(key)]
+def _page(store: Store, page: IndexPage) -> PageBody:
+    return PageBody.model_validate(store.get_json(page.key))
 
 
 def _head_or_rebuilt(store: Store, dataset: str, head: Any | None) -> BatchIndex:

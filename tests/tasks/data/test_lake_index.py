@@ -11,7 +11,7 @@ import pytest
 from tasks.contracts.credit import generate
 from tasks.data import lake_index, lake_io
 from tasks.data.ingest import batch_meta
-from tasks.data.lake import BatchIndex, BatchMeta, batch_id_for, batch_key, check_key, index_key, meta_key
+from tasks.data.lake import BatchIndex, BatchMeta, PageBody, batch_id_for, batch_key, check_key, index_key, meta_key
 from tasks.monitoring.confirmation import confirmed_onset, parse_marks
 from tasks.platform.codec import json_bytes, parquet_bytes, sha256
 from tasks.platform.config import DatasetConfig
@@ -55,8 +55,7 @@ def test_sixteen_concurrent_ingests_into_a_small_head_are_each_in_the_head_or_on
     batches = [new_batch(dataset, seed) for seed in range(16)]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda batch: lake_io.write_batch(dataset.store, *batch), batches))
-    head = head_of(dataset)
-    paged = [m.batch_id for page in head.pages for m in lake_index._page(dataset.store, page.key)]
+    paged = [batch_id for page in paged_ids(dataset) for batch_id in page]
     assert sorted([*paged, *head_ids(dataset)]) == sorted(truth(dataset))  # each once: none lost, none twice
     whole = lake_index.recent_batches(dataset.store, dataset.name, count=16)
     assert [m.batch_id for m in whole] == truth(dataset) == [meta.batch_id for meta, _ in batches]
@@ -96,8 +95,18 @@ def small_index(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(lake_index, "PAGE_SIZE", 2)
     read: list[str] = []
     page = lake_index._page
-    monkeypatch.setattr(lake_index, "_page", lambda store, key: read.append(key) or page(store, key))
+    monkeypatch.setattr(lake_index, "_page", lambda store, at: read.append(at.key) or page(store, at))
     return read
+
+
+def paged_ids(cfg: DatasetConfig) -> list[list[str]]:
+    """The batch ids of each page, oldest page first, walked back from the head's newest page."""
+    pages, page = [], head_of(cfg).newest_page
+    while page is not None:
+        body = PageBody.model_validate(cfg.store.get_json(page.key))
+        pages.insert(0, [meta.batch_id for meta in body.batches])
+        page = body.previous
+    return pages
 
 
 def head_of(cfg: DatasetConfig) -> BatchIndex:
@@ -111,8 +120,8 @@ def test_the_head_keeps_the_newest_and_a_window_reaching_further_back_reads_a_pa
     for seed in range(9):
         lake_io.write_batch(dataset.store, *new_batch(dataset, seed))
     every = truth(dataset)
-    head = head_of(dataset)
-    assert head_ids(dataset) == every[-3:] and head.truncated and len(head.pages) == 3  # pages of 0-1, 2-3, 4-5
+    assert head_ids(dataset) == every[-3:] and head_of(dataset).truncated
+    assert paged_ids(dataset) == [every[0:2], every[2:4], every[4:6]]
 
     def read(onset: str = "", count: int = 0) -> tuple[list[str], int]:
         pages_read.clear()
