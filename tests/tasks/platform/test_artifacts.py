@@ -28,3 +28,13 @@ def test_a_published_table_rounds_numbers_for_people_and_keeps_the_rest(prefect_
     assert artifact is not None and artifact.description == "batch b1 scored"
     rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
     assert rows == [{"auc": 0.8123, "rows": 1200, "batch": "b1"}]
+
+
+@pytest.mark.integration
+def test_a_table_published_outside_any_run_is_kept_without_a_deprecation(prefect_api: None) -> None:
+    # The model server's lander publishes its shadow summaries outside any flow or task run.
+    publish_table("shadow", "Outside", [{"agreement": 0.987654, "rows": 200}], "v2 in shadow of v1")
+    artifact = Artifact.get("shadow-outside")
+    assert artifact is not None and artifact.description == "v2 in shadow of v1" and artifact.flow_run_id is None
+    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert rows == [{"agreement": 0.9877, "rows": 200}]
