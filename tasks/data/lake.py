@@ -68,7 +68,8 @@ class BatchIndex(BaseModel):
         oldest, newest = body.batches[0].ingested_at, body.batches[-1].ingested_at
         page = IndexPage(key=page_key(self.dataset, body), oldest=oldest, newest=newest)
         kept = ordered[self.page_size :]
-        return self.model_copy(update={"batches": kept, "newest_page": page, "truncated": True}), body
+        paged = self.paged or not self.truncated  # a head that never dropped a batch: its pages hold all older ones
+        return self.model_copy(update={"batches": kept, "newest_page": page, "truncated": True, "paged": paged}), body
 
 
 def page_key(dataset: str, body: PageBody) -> str:

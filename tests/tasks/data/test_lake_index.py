@@ -152,6 +152,26 @@ def test_reindex_builds_the_same_head_and_pages_and_a_head_from_before_pages_is_
     assert head_of(dataset) == ingested and len(pages_read) == 2  # rebuilt with its pages, then read them
 
 
+def test_a_head_from_before_pages_is_paged_by_its_first_seal_only_if_it_never_dropped_a_batch() -> None:
+    def meta(i: int) -> BatchMeta:
+        at = START + timedelta(minutes=i)
+        return BatchMeta(
+            dataset="d", batch_id=f"b{i}", source_key=f"k{i}", sha256="0", rows=1, labelled_rows=1, ingested_at=at
+        )
+
+    def grown(index: BatchIndex, first: int, last: int) -> BatchIndex:
+        for i in range(first, last):
+            added = index.with_batch(meta(i))
+            assert added is not None
+            index = added[0]
+        return index
+
+    whole = grown(BatchIndex(dataset="d", capacity=3, page_size=2), 0, 5)  # never dropped a batch
+    assert whole.truncated and whole.paged
+    dropped = grown(BatchIndex(dataset="d", capacity=3, page_size=2, truncated=True), 10, 15)
+    assert dropped.truncated and not dropped.paged  # what it dropped is in no page: rebuilt on first read
+
+
 def test_an_ingest_whose_batch_a_rebuild_of_the_head_already_sealed_indexes_it_once(
     dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
