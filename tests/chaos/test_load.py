@@ -71,7 +71,7 @@ def test_fifty_batches_with_the_worker_killed_midstream_are_each_ingested_scored
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     assert "worker: started" in restarted.stdout
 
-    # The killed runs are marked Crashed by the heartbeat automation; the rest of the stream flows on.
+    # `up` marks the killed runs Crashed (their worker is gone), or the heartbeat automation does; the stream flows on.
     try:
         settle(cfg.name, DRAIN_SECONDS)
     except RunsTimeout:
