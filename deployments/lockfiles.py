@@ -24,14 +24,14 @@ PROJECT = "driftloop"
 def closure(requirements: list[str]) -> set[str]:
     """Canonical names of the installed distributions `requirements` pull in, extras included."""
     wanted = [Requirement(text) for text in requirements]
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()  # (name, extra): `uvicorn` seen first must not hide `uvicorn[standard]`
     while wanted:
         requirement = wanted.pop()
         name = canonicalize_name(requirement.name)
-        if name in seen:
+        extras = {extra for extra in requirement.extras or {""} if (name, extra) not in seen}
+        if not extras:
             continue
-        seen.add(name)
-        extras = requirement.extras or {""}
+        seen |= {(name, extra) for extra in extras}
         try:
             requires = metadata.requires(requirement.name) or []
         except metadata.PackageNotFoundError:
@@ -40,7 +40,7 @@ def closure(requirements: list[str]) -> set[str]:
             nested = Requirement(text)
             if nested.marker is None or any(nested.marker.evaluate({"extra": extra}) for extra in extras):
                 wanted.append(nested)
-    return seen
+    return {name for name, _ in seen}
 
 
 def installed() -> dict[str, str]:
