@@ -30,8 +30,7 @@ def new_batch(cfg: DatasetConfig, seed: int) -> tuple[BatchMeta, bytes]:
 
 
 def head_ids(cfg: DatasetConfig) -> list[str]:
-    head = BatchIndex.model_validate(cfg.store.get_json(index_key(cfg.name)))
-    return [meta.batch_id for meta in head.batches]
+    return [meta.batch_id for meta in head_of(cfg).batches]
 
 
 def truth(cfg: DatasetConfig) -> list[str]:
