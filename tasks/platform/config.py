@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TypeVar, cast
+from uuid import UUID
 
 import pandera.polars as pa
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
 
 from blocks import names
 from blocks.models import DatasetSpec, DriftPolicy, MlflowTracking, PromotionPolicy, StorageLocation
@@ -126,7 +128,23 @@ def unknown_dataset(dataset: str, existing: list[str]) -> str:
 
 
 def load_dataset(dataset: str) -> DatasetConfig:
-    """Load the blocks of `dataset`; a missing block is a ConfigurationError that names it."""
+    """Load the blocks of `dataset`; a missing block is a ConfigurationError that names it.
+
+    Within a flow run they are read once, by its first task that asks: every later task of the run (a retry too)
+    works with the configuration the run started with, not half an edit made meanwhile, and a run's tasks do not
+    each wait on five block reads. Outside a run (the CLI, the model server, tests) every call reads them afresh."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return _read_dataset(dataset)
+    return _dataset_of_run(context.flow_run.id, dataset)
+
+
+@lru_cache(maxsize=16)  # a worker runs one flow run per process; in-process runs (tests, `serve`) come and go
+def _dataset_of_run(flow_run_id: UUID, dataset: str) -> DatasetConfig:  # noqa: ARG001  # the run is the cache key
+    return _read_dataset(dataset)
+
+
+def _read_dataset(dataset: str) -> DatasetConfig:
     dataset = dataset_named(dataset)
     return DatasetConfig(
         name=dataset,

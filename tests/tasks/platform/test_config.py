@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from prefect import flow, task
 
 from blocks.register import demo_dataset
 from blocks.settings import Settings
@@ -52,3 +55,26 @@ def test_a_dataset_block_whose_contract_does_not_import_is_refused_when_saved(st
         spec.save("credit-broken", overwrite=True)
     with pytest.raises(ConfigurationError, match="no dataset block named 'credit-broken'"):
         load_dataset("credit-broken")  # nothing was saved
+
+
+@task
+def decision_threshold(dataset: str) -> float:
+    return load_dataset(dataset).promotion.decision_threshold
+
+
+@flow
+def threshold_before_and_after_an_edit(dataset: str, edit: Callable[[], object]) -> tuple[float, float]:
+    before = decision_threshold(dataset)
+    edit()
+    return before, decision_threshold(dataset)
+
+
+@pytest.mark.integration
+def test_a_flow_run_reads_the_blocks_once_and_the_next_run_sees_an_edit(
+    dataset: DatasetConfig, promotion_policy: Callable[..., DatasetConfig]
+) -> None:
+    saved = dataset.promotion.decision_threshold
+    before, after = threshold_before_and_after_an_edit(dataset.name, lambda: promotion_policy(decision_threshold=0.7))
+    assert before == after == saved  # one run, one configuration: not half an edit made while it ran
+    assert threshold_before_and_after_an_edit(dataset.name, lambda: None) == (0.7, 0.7)
+    assert load_dataset(dataset.name).promotion.decision_threshold == 0.7  # outside a run: read afresh
