@@ -3,22 +3,26 @@
 Evidently is far too slow for the gate on full batches, so the verdict comes from `tasks.monitoring.drift` and this
 report renders the same comparison for people, on at most `policy.report_rows` rows per side. Methods and thresholds
 are set explicitly so the report's per-column verdicts are comparable with the engine's.
+
+Evidently is imported where a report is built, not with this module: importing it takes four seconds of CPU, which
+every monitor run (a process of its own on the worker) would pay even when the policy renders no report for its batch.
 """
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from evidently import DataDefinition, Dataset, Report
-from evidently.presets import DataDriftPreset
 from pydantic import BaseModel
 
 from tasks.monitoring.models import EvidentlyColumn
 from tasks.platform.contract import Columns
 from tasks.platform.specs import DriftPolicyFields
+
+if TYPE_CHECKING:
+    from evidently import Report
 
 SAMPLE_SEED = 20240611
 
@@ -43,6 +47,9 @@ def drift_preset(columns: Columns, policy: DriftPolicyFields) -> Report:
     statistics as the fast engine, so the human report agrees with the verdict. Evidently takes one threshold per
     column kind; each kind gets the threshold of the method the policy chose for it. (The null-share and
     performance rules are the engine's own: Evidently's per-column verdicts see only the distances.)"""
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
     preset = DataDriftPreset(
         columns=list(columns.features),
         num_method=policy.numeric_method,
@@ -58,6 +65,8 @@ def evidently_drift(
     reference: pl.DataFrame, current: pl.DataFrame, columns: Columns, policy: DriftPolicyFields
 ) -> EvidentlyReport:
     """Run DataDriftPreset over the feature columns only (ids, times and the target never enter it)."""
+    from evidently import DataDefinition, Dataset
+
     features = list(columns.features)
     definition = DataDefinition(numerical_columns=list(columns.numeric), categorical_columns=list(columns.categorical))
     snapshot = drift_preset(columns, policy).run(
