@@ -50,11 +50,12 @@ def up(settings: Settings, report: Report, project_dir: Path = PROJECT_ROOT, red
     report(f"blocks: saved {', '.join(saved)}" if saved else "blocks: all default documents already exist")
     pool.finish()
     report(f"work pool: {settings.work_pool} (process)")
+    serving = _start_model_server(settings, env)  # it boots (seconds) while the worker starts and the flows deploy
     _ensure_worker(settings, env, report, project_dir, redeploy)
     with stack_api(settings):
         applied = automations.apply()
     report("automations: " + ", ".join(f"{name} {what}" for name, what in applied.items()))
-    _ensure_model_server(settings, env, report)
+    _await_model_server(settings, serving, report)
 
 
 def down(settings: Settings, report: Report, purge: bool = False) -> None:
@@ -130,12 +131,18 @@ def _ensure_worker(settings: Settings, env: dict[str, str], report: Report, proj
     report("deploy: deployed prefect.yaml")
 
 
-def _ensure_model_server(settings: Settings, env: dict[str, str], report: Report) -> None:
+def _start_model_server(settings: Settings, env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+    """The model server's process, started unless it runs already (then None)."""
+    if recorded_pid(settings.home, "serve") is not None:
+        return None
+    return _start(settings, "serve", component_services(settings)["serve"], env)
+
+
+def _await_model_server(settings: Settings, process: subprocess.Popen[bytes] | None, report: Report) -> None:
     service = component_services(settings)["serve"]
-    running = recorded_pid(settings.home, "serve") is not None
-    process = None if running else _start(settings, "serve", service, env)
     services.wait_healthy(service, process)
-    report(f"serve: {'already running' if running else 'started'}, pid {_pid(settings, 'serve')}, {service.health_url}")
+    what = "already running" if process is None else "started"
+    report(f"serve: {what}, pid {_pid(settings, 'serve')}, {service.health_url}")
 
 
 def _ensure_bucket(settings: Settings, credentials: LocalCredentials) -> None:
