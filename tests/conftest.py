@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
 
 from blocks import names
@@ -23,6 +24,7 @@ from deployments.stack.state import LocalCredentials, load_or_create_credentials
 from tasks.platform.config import DatasetConfig, load_block, load_dataset
 from tasks.platform.store import open_store
 
+Booting = dict[str, tuple[services.Service, subprocess.Popen[bytes]]]  # by name: each service and its process
 pytest_plugins = ["tests.stack_fixture", "tests.durable_fixture", "tests.chaos_results"]
 
 
@@ -66,38 +68,48 @@ def aws_env(credentials: LocalCredentials) -> Iterator[dict[str, str]]:
         yield values
 
 
-def _run(service: services.Service, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    process = services.start(service, env)
-    services.wait_healthy(service, process)
-    return process
+@pytest.fixture(scope="session")
+def booting(settings: Settings, credentials: LocalCredentials, aws_env: dict[str, str]) -> Iterator[Booting]:
+    """The S3 and MLflow servers' processes, started together: each boots (seconds) while the other and the Prefect
+    harness do; their fixtures wait for them."""
+    started: Booting = {}
+    for service in (s3_server.service(settings, credentials), mlflow_server.service(settings, credentials)):
+        started[service.name] = (service, services.start(service, process_environment()))
+    yield started
+    for service, process in reversed(started.values()):
+        services.stop(process, service.stop_seconds)
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint(settings: Settings, credentials: LocalCredentials, aws_env: dict[str, str]) -> Iterator[str]:
+def s3_endpoint(settings: Settings, booting: Booting) -> str:
     """The stack's S3 server (SeaweedFS) on free loopback ports, keys enforced, with the project bucket created."""
-    service = s3_server.service(settings, credentials)
-    process = _run(service, process_environment())
+    services.wait_healthy(*booting["s3"])
     endpoint = settings.resolved_s3_endpoint
     assert endpoint is not None
     open_store(StorageLocation(bucket=settings.bucket, endpoint_url=endpoint)).client.create_bucket(
         Bucket=settings.bucket
     )
-    yield endpoint
-    services.stop(process, service.stop_seconds)
+    return endpoint
 
 
 @pytest.fixture(scope="session")
-def mlflow_uri(settings: Settings, credentials: LocalCredentials, s3_endpoint: str) -> Iterator[str]:
+def mlflow_uri(settings: Settings, s3_endpoint: str, booting: Booting) -> str:
     """The stack's MLflow server (basic auth) on SQLite in a temp dir, proxying artifacts into the test bucket."""
-    process = _run(mlflow_server.service(settings, credentials), process_environment())
-    yield settings.resolved_mlflow_uri
-    services.stop(process)
+    services.wait_healthy(*booting["mlflow"])
+    return settings.resolved_mlflow_uri
 
 
 @pytest.fixture(scope="session")
-def prefect_api() -> Iterator[None]:
-    """A Prefect test harness: a temporary server with events and automations, PREFECT_API_URL pointed at it."""
-    with prefect_test_harness(server_startup_timeout=120):
+def prefect_api(booting: object) -> Iterator[None]:
+    """A Prefect test harness: a temporary server with events and automations, PREFECT_API_URL pointed at it. (It
+    boots while S3 and MLflow do.)
+
+    The flows the tests run in this process send no heartbeats: nothing watches them here (the crashed-runs
+    automation is the stack's), and each run's end would wait up to a second for the heartbeat thread's sleep."""
+    with (
+        prefect_test_harness(server_startup_timeout=120),
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
         yield
 
 

@@ -60,15 +60,58 @@ def run_python(arguments: list[str], env: dict[str, str], timeout: float = 400) 
     )
 
 
+STACK = "local_stack"
+_running: list[Settings] = []  # the session's stack while it runs
+_stopped: list[Settings] = []
+
+
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """A running local stack (S3, MLflow, Prefect server, one worker, the flows deployed); stopped at the end."""
+    """A running local stack (S3, MLflow, Prefect server, one worker, the flows deployed); stopped after the last
+    test that needs it (see `pytest_runtest_teardown`), or at the end of the session."""
     settings = new_stack_settings(tmp_path_factory.mktemp("stack") / "home")
     started = run_cli(settings, "up")
+    _running.append(settings)
     try:
         if started.returncode != 0:
             pytest.fail(f"driftloop up failed ({started.returncode}):\n{started.stdout}\n{started.stderr}")
         yield settings
     finally:
-        stopped = run_cli(settings, "down", "--purge")  # the PostgreSQL cluster may live outside the home
+        stop_stack()
+
+
+def stop_stack() -> None:
+    """`driftloop down --purge` the session's stack, if it runs (the PostgreSQL cluster may live outside the home)."""
+    while _running:
+        settings = _running.pop()
+        _stopped.append(settings)
+        stopped = run_cli(settings, "down", "--purge")
         assert stopped.returncode == 0, stopped.stderr
+
+
+def uses_stack(item: pytest.Item | None) -> bool:
+    return item is not None and STACK in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the stack one after another, where the first of them was: a stack left idle while the other
+    tests run would take a fifth of a core from them (its Prefect server, model server and MLflow poll)."""
+    first = next((index for index, item in enumerate(items) if uses_stack(item)), None)
+    if first is None:
+        return
+    on_stack = [item for item in items if uses_stack(item)]
+    rest = [item for item in items[first:] if not uses_stack(item)]
+    items[first:] = on_stack + rest
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the stack once the last test on it is done: under `--dist loadgroup` they all run on one worker (their
+    group `stack`), in the order above, so the next test not needing it means no later one does."""
+    if uses_stack(item) and not uses_stack(nextitem):
+        stop_stack()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if uses_stack(item) and _stopped:
+        pytest.fail(f"{item.nodeid} needs the stack after it was stopped: mark it xdist_group('stack')")

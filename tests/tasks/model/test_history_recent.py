@@ -15,11 +15,14 @@ pytestmark = pytest.mark.integration
 
 
 def write(cfg: DatasetConfig, steps: list[tuple[Action, str]]) -> None:
-    """Append records as decisions would (sequence after the newest), without moving the MLflow alias."""
+    """Append records as decisions would (sequence after the newest), without moving the MLflow alias. The log is
+    read once and followed here: this is the only writer."""
+    log = history.read_log(cfg)
     for action, version in steps:
-        log = history.read_log(cfg)
         entry = history.record(cfg, action, champions.champion(log), version, f"{action} v{version}")
-        assert history.write_at(cfg, entry, champions.head(log) + 1) is not None
+        written = history.write_at(cfg, entry, champions.head(log) + 1)
+        assert written is not None
+        log = [*log, written]
 
 
 def same_answers(cfg: DatasetConfig) -> list[history.HistoryRecord]:
