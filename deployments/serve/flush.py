@@ -6,7 +6,6 @@ be written is held and goes out with the next flush, so a store outage loses not
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +20,7 @@ from tasks.platform import events
 from tasks.platform.artifacts import publish_table
 from tasks.platform.codec import json_bytes
 from tasks.serving.online_log import MicroBatch, online_landing_key, serving_log_key, shadow_prefix
-from tasks.serving.shadow import ShadowSummary, summarise
+from tasks.serving.shadow import ShadowSummary, summarise, timed_scores
 
 log = logging.getLogger("driftloop.serve")
 TIMING_CHUNK = 100  # rows per timed scoring call: the shadow summary's p95 is over these
@@ -99,13 +98,12 @@ def _shadow(
 def _timed_scores(
     model: LoadedModel, frame: pl.DataFrame, served: Served, known: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The scores of every row in one call (unless `known`), and the latency of up to TIMED_CHUNKS request-sized
-    chunks (timing every chunk of a large micro-batch would score it twice). One thread: the lander leaves the
-    other core to the server's answers."""
-    scores = known if known is not None else predict(model, frame, served.cfg.columns, threads=1)
-    timings = []
-    for start in range(0, min(frame.height, TIMING_CHUNK * TIMED_CHUNKS), TIMING_CHUNK):
-        began = time.perf_counter()
-        predict(model, frame.slice(start, TIMING_CHUNK), served.cfg.columns, threads=1)
-        timings.append(1000.0 * (time.perf_counter() - began))
-    return scores, np.asarray(timings)
+    """The scores of every row (`known`: only the timed chunks are scored again), and the latency of up to
+    TIMED_CHUNKS request-sized chunks. One thread: the lander leaves the other core to the server's answers."""
+
+    def score(start: int, length: int | None) -> np.ndarray:
+        return predict(model, frame.slice(start, length), served.cfg.columns, threads=1)
+
+    if known is not None:
+        return known, timed_scores(score, min(frame.height, TIMING_CHUNK * TIMED_CHUNKS), TIMING_CHUNK, TIMED_CHUNKS)[1]
+    return timed_scores(score, frame.height, TIMING_CHUNK, TIMED_CHUNKS)

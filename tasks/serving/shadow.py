@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import numpy as np
 from pydantic import BaseModel
 
@@ -19,6 +22,24 @@ class ShadowSummary(BaseModel):
     champion_p95_ms: float
     challenger_p95_ms: float
     decision_threshold: float
+
+
+def timed_scores(
+    score: Callable[[int, int | None], np.ndarray], rows: int, chunk: int, chunks: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scores of `rows` rows, and how long each of the first `chunks` request-sized chunks took in ms.
+
+    `score(start, length)` scores a slice (`length` None: to the end). The timed chunks are the first rows' scores,
+    since rows score alike alone or together, and the rest is scored in one call: no second pass for the timing."""
+    timed = min(rows, chunk * chunks)
+    parts, timings = [], []
+    for start in range(0, timed, chunk):
+        began = time.perf_counter()
+        parts.append(score(start, min(chunk, timed - start)))
+        timings.append(1000.0 * (time.perf_counter() - began))
+    if rows > timed:
+        parts.append(score(timed, None))
+    return np.concatenate(parts) if parts else np.empty(0), np.asarray(timings)
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:

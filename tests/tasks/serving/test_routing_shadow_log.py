@@ -11,7 +11,7 @@ from tasks.serving import wire
 from tasks.serving.checked import Checked
 from tasks.serving.online_log import OnlineLog
 from tasks.serving.routing import bucket, to_challenger
-from tasks.serving.shadow import ks_distance, rank_correlation, summarise
+from tasks.serving.shadow import ks_distance, rank_correlation, summarise, timed_scores
 from tasks.serving.wire import Handed, Scored
 
 
@@ -22,6 +22,22 @@ def test_a_fifth_of_five_thousand_ids_go_to_the_canary_the_same_ones_every_time(
     assert (to_challenger(list(reversed(ids)), 20.0)[::-1] == routed).all()  # per id, not per position
     assert bucket("applicant-7") == bucket("applicant-7")
     assert not to_challenger(ids, 0.0).any() and to_challenger(ids, 100.0).all()
+
+
+def test_timed_scores_are_the_scores_of_every_row_in_order_with_at_most_the_asked_chunks_timed() -> None:
+    values = np.random.default_rng(2).random(2500)
+    calls: list[tuple[int, int | None]] = []
+
+    def score(start: int, length: int | None) -> np.ndarray:
+        calls.append((start, length))
+        return values[start : None if length is None else start + length]
+
+    for rows, timed in ((0, 0), (1, 1), (250, 3), (2000, 20), (2500, 20)):
+        calls.clear()
+        scores, ms = timed_scores(score, rows, 100, 20)
+        assert np.array_equal(scores, values[:rows]) and len(ms) == timed and (ms >= 0).all()
+        assert sum(rows - start if length is None else length for start, length in calls) == rows  # each row once
+        assert len(calls) == timed + (rows > 2000)
 
 
 def test_shadow_summary_of_identical_reversed_and_shifted_models() -> None:
