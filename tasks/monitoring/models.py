@@ -131,7 +131,7 @@ class MonitorSummary(BaseModel):
     confirmed: bool = False  # the episode holds confirm_batches drifted batches (or a strong AUC drop): retrained
     episode_batches: list[str] = []  # the drifted batches of the episode, onset first
     transient_batches: list[str] = []  # a quiet batch: the unconfirmed episode it closed as transient
-    report_uri: str | None  # None: a quiet batch, when the drift policy reports drifted batches only
+    report_uri: str | None  # None: no report asked for this batch by the drift policy
     summary_uri: str
     report_agreement: float | None  # share of columns where Evidently's sampled verdict matches the engine's
     bake: BakeVerdict | None = None  # during a new champion's bake period: against the champion it replaced

@@ -137,10 +137,11 @@ class DriftPolicyFields(BaseModel):
         description="...and from at least this many post-onset rows: the new regime, never a sliver of it.",
     )
     report_rows: int = Field(default=5000, ge=100, description="Seeded sample size for the Evidently report.")
-    report_batches: Literal["every", "drifted"] = Field(
+    report_batches: Literal["every", "drifted", "none"] = Field(
         default="every",
-        description="Which checked batches get Evidently's HTML report: every one, or only those the engine finds "
-        "drifted (a report costs seconds and megabytes; with frequent batches, quiet ones rarely need one).",
+        description="Which checked batches get Evidently's HTML report: every one, only those the engine finds "
+        "drifted, or none (a report costs seconds and megabytes; with frequent batches, quiet ones rarely need one, "
+        "and the engine's verdicts, summaries and alerts do not depend on it).",
     )
     retrain_budget: int = Field(
         default=3, ge=1, description="At most this many retrain attempts per model per period, failed ones included."

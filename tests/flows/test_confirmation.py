@@ -70,6 +70,7 @@ def test_a_sudden_shift_that_persists_is_confirmed_retrained_once_and_then_quiet
     version = champion_of(dataset)
     first = check(dataset, 10, shift=1.0)
     assert first.drifted and not first.confirmed
+    assert first.report_uri is None and first.report_agreement is None  # the tests' drift policy: no reports
     second = check(dataset, 11, shift=1.0)
     assert second.confirmed and second.onset_batch_id == first.batch_id
     assert retrain_after(dataset, second).startswith("retrained: challenger v2, promoted")

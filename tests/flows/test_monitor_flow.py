@@ -55,7 +55,10 @@ def test_without_a_champion_monitoring_completes_saying_there_is_nothing_to_comp
     assert dataset.store.list_keys(f"reports/{dataset.name}/") == []
 
 
-def test_quiet_then_drift_episode_with_a_stable_onset(dataset: DatasetConfig) -> None:
+def test_quiet_then_drift_episode_with_a_stable_onset(
+    dataset: DatasetConfig, drift_policy: Callable[..., DatasetConfig]
+) -> None:
+    drift_policy(report_batches="drifted")
     for seed in range(1, 5):
         land(dataset, seed)
     decision = promote(dataset=dataset.name, challenger_version=train(dataset=dataset.name))
@@ -69,7 +72,7 @@ def test_quiet_then_drift_episode_with_a_stable_onset(dataset: DatasetConfig) ->
     assert not quiet.drifted and quiet.reasons == [] and quiet.onset_batch_id is None
     assert quiet.prediction is not None and quiet.performance is not None
     assert quiet.performance.current_auc is not None and not quiet.performance.drifted
-    assert quiet.report_uri is None and quiet.report_agreement is None  # the tests' policy: drifted batches only
+    assert quiet.report_uri is None and quiet.report_agreement is None  # drifted batches only
 
     onset_batch, later_batch = land(dataset, seed=6, shift=1.0), land(dataset, seed=7, shift=1.0)
     for batch in (onset_batch, later_batch):

@@ -64,9 +64,9 @@ def check_batch(dataset: str, batch_id: str, version: str) -> DriftVerdict:
 @step_task
 def render_report(dataset: str, batch_id: str, version: str, verdict: DriftVerdict) -> RenderedReport | None:
     """Evidently's report on seeded samples of the reference and the batch, stored once beside the summary; none
-    for a quiet batch when the drift policy reports drifted batches only."""
+    when the drift policy asks for none, or for drifted batches only and this one is quiet."""
     cfg = load_dataset(dataset)
-    if cfg.drift.report_batches == "drifted" and not verdict.drifted:
+    if cfg.drift.report_batches == "none" or (cfg.drift.report_batches == "drifted" and not verdict.drifted):
         return None
     reference, _ = registry.load_reference(cfg, version)
     report = sampled_report(reference, lake_io.read_batch(cfg.store, dataset, batch_id), cfg.columns, cfg.drift)
