@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from mlflow.exceptions import MlflowException
@@ -19,7 +20,7 @@ from blocks import names
 from blocks.models import ServingPolicy
 from deployments.serve.metrics import ServerMetrics
 from tasks.model.records import LoadedModel
-from tasks.model.registry import alias_version, champion_version, load_model
+from tasks.model.registry import CHAMPION, alias_version, champion_version, every_alias, load_model
 from tasks.platform.config import DatasetConfig, documents_of, load_every_dataset
 from tasks.platform.errors import DriftloopError
 from tasks.platform.serving_spec import ServingPolicyFields
@@ -82,15 +83,23 @@ class Catalog:
             self._served = current
 
     def refresh_models(self, only: str | None = None) -> None:
-        """Load the champion (and the challenger, unless the policy is off) wherever its alias moved."""
+        """Load the champion (and the challenger, unless the policy is off) wherever its alias moved: every
+        dataset's aliases read in one registry search (the periodic check: two requests a dataset every second
+        would load MLflow in proportion to the datasets served), or one dataset's (`only`, after its event)."""
         with self._lock:
-            for name, served in self._served.items():
-                if only in (None, name):
-                    self._served[name] = self._with_current_models(served)
+            chosen = {name: served for name, served in self._served.items() if only in (None, name)}
+            every = every_alias(next(iter(chosen.values())).cfg) if only is None and chosen else None
+            for name, served in chosen.items():
+                aliases = None if every is None else every.get(served.cfg.model_name, {})
+                self._served[name] = self._with_current_models(served, aliases)
 
-    def _with_current_models(self, served: Served) -> Served:
-        champion = self._model(served, "champion", champion_version(served.cfg), served.champion)
-        wanted = alias_version(served.cfg, served.policy.challenger_alias)
+    def _with_current_models(self, served: Served, aliases: Mapping[str, str | None] | None) -> Served:
+        """`aliases`: the model's, as read with every other's; None: ask the registry."""
+        alias = served.policy.challenger_alias
+        if aliases is None:
+            aliases = {CHAMPION: champion_version(served.cfg), alias: alias_version(served.cfg, alias)}
+        champion = self._model(served, "champion", aliases.get(CHAMPION), served.champion)
+        wanted = aliases.get(alias)
         if champion is not None and wanted == champion.version:
             wanted = None  # promoted: the champion now, not a challenger to itself
         # Loaded (downloaded and verified) whatever the policy's mode, which decides whether it answers: the

@@ -51,6 +51,18 @@ def champion_version(cfg: DatasetConfig) -> str | None:
     return alias_version(cfg, CHAMPION)
 
 
+def every_alias(cfg: DatasetConfig) -> dict[str, dict[str, str]]:
+    """Every registered model's aliases (alias -> version) on `cfg`'s server, a thousand models a request: what
+    watches many models polls, instead of a request per model and alias."""
+    client, token = client_for(cfg), None
+    found: dict[str, dict[str, str]] = {}
+    while True:
+        page = client.search_registered_models(max_results=1000, page_token=token)
+        found |= {model.name: {alias: str(v) for alias, v in model.aliases.items()} for model in page}
+        if not (token := page.token):
+            return found
+
+
 def require_version(cfg: DatasetConfig, version: str) -> str:
     """`version` if the model has it; else a ConfigurationError that lists the versions it has."""
     client = client_for(cfg)

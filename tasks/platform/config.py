@@ -76,7 +76,7 @@ def dataset_names(dataset: str) -> list[str]:
 
 def documents_of(block_type: type[B], client: SyncPrefectClient | None = None) -> dict[str, B]:
     """Every saved (named) document of a block type, in one request: what a long-running reader re-reads often."""
-    with nullcontext(client) if client else get_client(sync_client=True) as reader:
+    with nullcontext(client) if client is not None else get_client(sync_client=True) as reader:
         documents = reader.read_block_documents_by_type(block_type.get_block_type_slug(), include_secrets=True)
     return {
         document.name: block_type._from_block_document(document)
@@ -133,7 +133,7 @@ def only_dataset(existing: list[str]) -> str:
 def load_spec(dataset: str, client: SyncPrefectClient | None = None) -> DatasetSpec:
     """Load the dataset block; a missing one is a ConfigurationError that names it."""
     try:
-        return _read_block(client, DatasetSpec, dataset) if client else load_block(DatasetSpec, dataset)
+        return _read_block(client, DatasetSpec, dataset) if client is not None else load_block(DatasetSpec, dataset)
     except ValueError as exc:
         raise ConfigurationError(unknown_dataset(dataset, dataset_names(EVERY_DATASET))) from exc
 

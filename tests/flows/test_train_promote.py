@@ -31,6 +31,7 @@ from tasks.model.registry import (
     alias_version,
     champion_version,
     client_for,
+    every_alias,
     load_holdout,
     load_model,
     load_reference,
@@ -240,7 +241,9 @@ def test_an_alias_moved_outside_driftloop_is_reported_not_followed(dataset: Data
     first = train(dataset=dataset.name)
     assert promote(dataset=dataset.name, challenger_version=first).promoted
     second = train(dataset=dataset.name)
+    assert every_alias(dataset)[dataset.model_name] == {"champion": first, "challenger": second}  # the server's poll
     client_for(dataset).set_registered_model_alias(dataset.model_name, "champion", second)  # by hand
+    assert every_alias(dataset)[dataset.model_name] == {"champion": second, "challenger": second} != {"champion": first}
     with pytest.raises(ConfigurationError, match=r"points at v2, but its history says v1 .*moved outside driftloop"):
         promote(dataset=dataset.name, challenger_version=second)
 
