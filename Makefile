@@ -39,13 +39,13 @@ status: setup
 # Two workers: most of a test waits on servers. The whole-stack tests share one worker (and one stack). The slowest
 # thirty tests are listed at the end: the suite is meant to stay under fifteen minutes.
 test: setup-dev lint typecheck
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not chaos" --durations=30
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not chaos and not long" --durations=30
 
 # The fault suite and the longest stories: stops, restarts and SIGKILLs the processes of a stack of its own, kills
-# the model server and its lander, plays the whole loop through the automations. Long: `make test` runs only its
-# fast cases (marker `fault`). Each case's row goes into bench/results/chaos.json (the README's table).
+# the model server and its lander, plays the whole loop through the automations, and every kind of alert (marker
+# `long`). Long: `make test` runs only its fast cases (marker `fault`). Each case's row goes into bench/results/chaos.json (the README's table).
 chaos: setup-dev
-	$(BIN)/python -m pytest tests -m "chaos or fault" --chaos-results bench/results/chaos.json
+	$(BIN)/python -m pytest tests -m "chaos or fault or long" --chaos-results bench/results/chaos.json
 
 test-unit: setup-dev
 	$(BIN)/python -m pytest -m "not integration and not stack and not chaos"

@@ -223,6 +223,7 @@ def test_a_failed_runs_result_is_kept_in_the_bucket_not_on_the_workers_disk(loca
     assert isinstance(error, Exception) and missing in str(error)
 
 
+@pytest.mark.long  # two to three minutes of waiting on automations: `make chaos` plays it
 def test_every_kind_of_alert_reaches_the_block_once_per_decision_with_links_that_open(local_stack: Settings) -> None:
     with receiver() as got, stack_api(local_stack):
         alerts_block(got.url)
