@@ -1,6 +1,6 @@
 """Notification automations applied to a real Prefect server: one per kind, created once, unchanged when applied
 again, and gone when no notification block is named driftloop-alerts. (Their delivery, on the PostgreSQL-backed
-stack like production: tests/deployments/test_stack.py.)"""
+stack like production: the `long` story in tests/deployments/test_stack.py, run by `make chaos`.)"""
 
 from __future__ import annotations
 
