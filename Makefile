@@ -43,7 +43,8 @@ test: setup-dev lint typecheck
 
 # The fault suite and the longest stories: stops, restarts and SIGKILLs the processes of a stack of its own, kills
 # the model server and its lander, plays the whole loop through the automations, and every kind of alert (marker
-# `long`). Long: `make test` runs only its fast cases (marker `fault`). Each case's row goes into bench/results/chaos.json (the README's table).
+# `long`). Long: `make test` runs only its fast cases (marker `fault`). Each case's row goes into
+# bench/results/chaos.json (the README's table).
 chaos: setup-dev
 	$(BIN)/python -m pytest tests -m "chaos or fault or long" --chaos-results bench/results/chaos.json
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import difflib
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import TypeVar, cast
+from typing import TypeVar
 from uuid import UUID
 
 import pandera.polars as pa
@@ -57,9 +57,21 @@ class DatasetConfig:
 B = TypeVar("B", bound=Block)
 
 
-def load_block(block_type: type[B], name: str) -> B:
-    """Load a block document synchronously, typed as its class."""
-    return cast(B, block_type.load(name))
+def load_block(block_type: type[B], name: str, client: SyncPrefectClient | None = None) -> B:
+    """Load a block document synchronously, typed as its class; a missing one is the ValueError `Block.load` raises."""
+    slug = block_type.get_block_type_slug()
+    with _reading(client) as reader:
+        try:
+            document = reader.read_block_document_by_name(name, slug)
+        except ObjectNotFound as exc:
+            raise ValueError(f"Unable to find block document named {name} for block type {slug}") from exc
+    return block_type._from_block_document(document)
+
+
+def _reading(client: SyncPrefectClient | None) -> AbstractContextManager[SyncPrefectClient]:
+    """`client`, or a client of its own for one read. Several reads share one: each client costs a TLS context,
+    ~40 ms of CPU, even for a plain-HTTP API."""
+    return nullcontext(client) if client is not None else get_client(sync_client=True)
 
 
 EVERY_DATASET = "*"
@@ -76,7 +88,7 @@ def dataset_names(dataset: str) -> list[str]:
 
 def documents_of(block_type: type[B], client: SyncPrefectClient | None = None) -> dict[str, B]:
     """Every saved (named) document of a block type, in one request: what a long-running reader re-reads often."""
-    with nullcontext(client) if client is not None else get_client(sync_client=True) as reader:
+    with _reading(client) as reader:
         documents = reader.read_block_documents_by_type(block_type.get_block_type_slug(), include_secrets=True)
     return {
         document.name: block_type._from_block_document(document)
@@ -96,24 +108,13 @@ def load_every_dataset() -> dict[str, DatasetConfig]:
 
 
 def _shared_blocks(client: SyncPrefectClient) -> tuple[StorageLocation, MlflowTracking, DriftPolicy, PromotionPolicy]:
-    """The blocks every dataset shares, read through one client (each client costs a TLS context, ~40 ms of CPU,
-    even for a plain-HTTP API)."""
+    """The blocks every dataset shares, read through one client."""
     return (
-        _read_block(client, StorageLocation, names.STORAGE),
-        _read_block(client, MlflowTracking, names.MLFLOW),
-        _read_block(client, DriftPolicy, names.DRIFT_POLICY),
-        _read_block(client, PromotionPolicy, names.PROMOTION_POLICY),
+        load_block(StorageLocation, names.STORAGE, client),
+        load_block(MlflowTracking, names.MLFLOW, client),
+        load_block(DriftPolicy, names.DRIFT_POLICY, client),
+        load_block(PromotionPolicy, names.PROMOTION_POLICY, client),
     )
-
-
-def _read_block(client: SyncPrefectClient, block_type: type[B], name: str) -> B:
-    """`load_block` through a client at hand; a missing document is the ValueError `Block.load` raises."""
-    slug = block_type.get_block_type_slug()
-    try:
-        document = client.read_block_document_by_name(name, slug)
-    except ObjectNotFound as exc:
-        raise ValueError(f"Unable to find block document named {name} for block type {slug}") from exc
-    return block_type._from_block_document(document)
 
 
 def dataset_named(dataset: str) -> str:
@@ -133,7 +134,7 @@ def only_dataset(existing: list[str]) -> str:
 def load_spec(dataset: str, client: SyncPrefectClient | None = None) -> DatasetSpec:
     """Load the dataset block; a missing one is a ConfigurationError that names it."""
     try:
-        return _read_block(client, DatasetSpec, dataset) if client is not None else load_block(DatasetSpec, dataset)
+        return load_block(DatasetSpec, dataset, client)
     except ValueError as exc:
         raise ConfigurationError(unknown_dataset(dataset, dataset_names(EVERY_DATASET))) from exc
 
