@@ -18,7 +18,7 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from bench import growth, training
 from bench.local_services import blocks_on_local_services
@@ -31,6 +31,7 @@ from flows.score import score
 from flows.train import train
 from tasks.contracts.credit import generate
 from tasks.data.lake import landing_prefix
+from tasks.model.gates import PromotionDecision
 from tasks.platform.codec import parquet_bytes
 from tasks.platform.config import DatasetConfig, load_dataset
 
@@ -54,7 +55,9 @@ def lake_with_champion(batches: int) -> DatasetConfig:
     cfg.spec.save(cfg.name, overwrite=True)
     cfg = load_dataset(cfg.name)
     training.land(cfg, ROWS * REAL, REAL, ingested=growth.NOW)  # newer than every metadata-only batch
-    assert promote(dataset=cfg.name, challenger_version=train(dataset=cfg.name)).promoted
+    # A flow that returns a state hands its caller the state's data.
+    decision = cast(PromotionDecision, promote(dataset=cfg.name, challenger_version=cast(str, train(dataset=cfg.name))))
+    assert decision.promoted
     return cfg
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -87,7 +87,7 @@ def champion_and_challenger(cfg: DatasetConfig) -> DatasetConfig:
             datetime(2024, 1, 1) + timedelta(hours=seed),
         )
         write_batch(cfg.store, meta, frame)
-    promote(dataset=cfg.name, challenger_version=train(dataset=cfg.name))
+    promote(dataset=cfg.name, challenger_version=cast(str, train(dataset=cfg.name)))  # a flow's state: its data
     train(dataset=cfg.name)
     return cfg
 
