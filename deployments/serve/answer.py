@@ -19,6 +19,16 @@ def route(served: Served, ids: list[str]) -> np.ndarray:
     return to_challenger(ids, served.policy.canary_percent)
 
 
+def shadowed(served: Served) -> str:
+    """The challenger version that scores a request's records in shadow, as the online log lands them ("": none)."""
+    return served.challenger.version if served.policy.mode == "shadow" and served.challenger is not None else ""
+
+
+def shadows(served: Served, version: str) -> bool:
+    """Whether `served` shadows as a request answered in shadow of `version` was ("": in no shadow) says it should."""
+    return not version or shadowed(served) == version
+
+
 def score(served: Served, records: Checked, canary: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Each record's score and the version that gave it; each model scores only its own records."""
     assert served.champion is not None

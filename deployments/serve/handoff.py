@@ -20,11 +20,12 @@ from multiprocessing.connection import Connection
 import orjson
 
 from deployments.serve.metrics import ServerMetrics
+from tasks.serving.frames import framed
 from tasks.serving.wire import STOP
 
 log = logging.getLogger("driftloop.serve")
 REAP_SECONDS = 5.0  # a lander closes its reports pipe only as it exits
-PIPE_BYTES = 1 << 20  # Linux's ceiling for an unprivileged pipe: about a second of 100-record requests at full speed
+PIPE_BYTES = 1 << 20  # Linux's ceiling for an unprivileged pipe: some seventy 100-record requests
 
 
 class Handoff:
@@ -32,7 +33,7 @@ class Handoff:
         self.metrics = metrics
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
-        self._inbox: Connection | None = None
+        self._inbox: int | None = None  # the write end of the hand-off pipe
 
     def start(self) -> None:
         with self._lock:
@@ -49,10 +50,10 @@ class Handoff:
             if (code := self._process.poll()) is not None:
                 self._restart(f"code {code}")
             try:
-                self._inbox.send_bytes(blob)
+                _write_all(self._inbox, framed(blob))
             except OSError as exc:  # only a lander that is gone closes its end
                 self._restart(f"{exc}, code {self._process.poll()}")
-                self._inbox.send_bytes(blob)
+                _write_all(self._inbox, framed(blob))
 
     def close(self, timeout: float) -> None:
         """Ask the lander to land everything it holds and wait for it, at most `timeout` seconds."""
@@ -60,8 +61,8 @@ class Handoff:
             if self._inbox is None or self._process is None:
                 return
             with suppress(OSError):
-                self._inbox.send_bytes(STOP)
-            self._inbox.close()
+                _write_all(self._inbox, framed(STOP))
+            os.close(self._inbox)
             self._inbox = None
             try:
                 self._process.wait(timeout)
@@ -76,7 +77,7 @@ class Handoff:
 
     def _start(self) -> None:
         if self._inbox is not None:
-            self._inbox.close()
+            os.close(self._inbox)
         inbox_read, inbox_write = os.pipe()
         reports_read, reports_write = os.pipe()
         with suppress(OSError):  # a smaller buffer only means the server waits sooner
@@ -87,7 +88,7 @@ class Handoff:
         self._process = subprocess.Popen(command, stdin=inbox_read, pass_fds=(reports_write,), process_group=0)
         os.close(inbox_read)
         os.close(reports_write)
-        self._inbox = Connection(inbox_write, readable=False)
+        self._inbox = inbox_write
         reports = Connection(reports_read, writable=False)
         thread = threading.Thread(target=self._count, args=(reports, self._process), name="lander reports", daemon=True)
         thread.start()
@@ -113,3 +114,10 @@ class Handoff:
             with suppress(subprocess.TimeoutExpired):
                 lander.wait(REAP_SECONDS)
             self._restart(f"code {lander.poll()}")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """A blocking write returns short only when a signal interrupts it: the rest follows."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

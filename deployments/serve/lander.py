@@ -25,10 +25,13 @@ import orjson
 
 from blocks.settings import Settings, get_settings
 from deployments.serve import follow, log_to_stderr
+from deployments.serve.answer import shadows
 from deployments.serve.catalog import Catalog
 from deployments.serve.flush import flush
+from deployments.serve.handoff import PIPE_BYTES
 from deployments.serve.metrics import ServerMetrics
 from tasks.serving import wire
+from tasks.serving.frames import next_frame
 from tasks.serving.wire import STOP
 
 log = logging.getLogger("driftloop.serve.lander")
@@ -42,14 +45,16 @@ class Lander:
         self._received: list[bytes] = []
         self._lock = threading.Lock()
 
-    def receive(self, inbox: Connection) -> None:
-        """The reader thread: only takes hand-offs off the pipe, so the server's writes to it rarely wait."""
+    def receive(self, inbox: int) -> None:
+        """The reader thread: only takes hand-offs off the pipe, every one waiting at each read
+        (tasks.serving.frames), so the server's writes to it rarely wait."""
         try:
-            while (blob := inbox.recv_bytes()) != STOP:
-                with self._lock:
-                    self._received.append(blob)
-        except EOFError:
-            log.info("the model server closed the hand-off: landing what is held")
+            with open(inbox, "rb", buffering=PIPE_BYTES) as pipe:
+                while (blob := next_frame(pipe)) not in (None, STOP):
+                    with self._lock:
+                        self._received.append(blob)
+            if blob is None:
+                log.info("the model server closed the hand-off: landing what is held")
         finally:
             self.closed.set()
 
@@ -66,27 +71,28 @@ class Lander:
     def _log_received(self) -> None:
         with self._lock:
             received, self._received = self._received, []
-        unknown = self._log(received)
-        if unknown:  # datasets the server read before this process did: read the blocks now
+        behind = self._log(received, strict=True)
+        if behind:  # the server read blocks or aliases before this process did: read them now
             self.catalog.refresh_datasets()
             self.catalog.refresh_models()
-            unknown = self._log(unknown)
-        if unknown:
-            log.warning("%d requests of datasets with no block here; kept until one appears", len(unknown))
+            behind = self._log(behind, strict=False)
+        if behind:
+            log.warning("%d requests of datasets with no block here; kept until one appears", len(behind))
             with self._lock:
-                self._received[:0] = unknown
+                self._received[:0] = behind
 
-    def _log(self, received: list[bytes]) -> list[bytes]:
-        """Add each hand-off to its dataset's online log; those of datasets not known here are returned."""
-        unknown = []
+    def _log(self, received: list[bytes], strict: bool) -> list[bytes]:
+        """Add each hand-off to its dataset's online log; those this process is behind the server on are returned:
+        of a dataset not known here, or (`strict`) answered in shadow of a challenger not shadowing here."""
+        behind = []
         for blob in received:
             handed = wire.decode(blob)
             served = self.catalog.get(handed.dataset)
-            if served is None:
-                unknown.append(blob)
+            if served is None or (strict and not shadows(served, handed.shadowed)):
+                behind.append(blob)
                 continue
             served.log.append(handed)
-        return unknown
+        return behind
 
     async def run(self, settings: Settings) -> None:
         # The aliases at the blocks' pace, not the server's: a shadow summary names the versions it compared, and an
@@ -106,7 +112,7 @@ def main() -> None:
     asyncio.run(lander.run(get_settings()))
 
 
-def _private_pipes(reports_fd: int) -> tuple[Connection, Connection]:
+def _private_pipes(reports_fd: int) -> tuple[int, Connection]:
     """The hand-off off standard input, and neither pipe inherited by a process a library may start here: a child
     holding the hand-off's read end would keep the server from ever seeing this process gone."""
     inbox = os.dup(sys.stdin.fileno())  # not inheritable, as every descriptor Python makes
@@ -114,7 +120,7 @@ def _private_pipes(reports_fd: int) -> tuple[Connection, Connection]:
     os.dup2(null, sys.stdin.fileno())
     os.close(null)
     os.set_inheritable(reports_fd, False)
-    return Connection(inbox, writable=False), Connection(reports_fd, readable=False)
+    return inbox, Connection(reports_fd, readable=False)
 
 
 if __name__ == "__main__":

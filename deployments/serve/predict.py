@@ -74,7 +74,8 @@ class Predictor:
         request_id = uuid.uuid4().hex
         elapsed = time.perf_counter() - started
         if served.policy.log_online:  # to the lander: typed, held and landed in a process of its own
-            scored = Scored(request_id, checked, ids, versions, scores, 1000.0 * elapsed, datetime.now(UTC))
+            now, shadowed = datetime.now(UTC), answer.shadowed(served)
+            scored = Scored(request_id, checked, ids, versions, scores, 1000.0 * elapsed, now, shadowed)
             self.handoff.send(encode(dataset, scored))
         self._count(dataset, served.champion.version, versions, int(canary.sum()), elapsed)
         predictions = [

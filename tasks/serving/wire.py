@@ -27,7 +27,7 @@ from tasks.serving.checked import Checked
 
 STOP = b""  # an empty hand-off: the server is stopping
 COLUMNS, FRAME = b"c", b"f"  # the records after the head: a JSON object of columns, or a polars IPC stream
-PREFIX = struct.Struct(">cIHI")  # kind, rows, then the byte lengths of the dataset's name and of the head
+PREFIX = struct.Struct(">cIHHI")  # kind, rows, then the byte lengths of the dataset's name, the shadowed, the head
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"  # orjson's form of a naive time; the fraction is absent when zero
 SERVED_SCHEMA: dict[str, pl.DataType] = {
     "request_id": pl.String(),
@@ -58,6 +58,7 @@ class Scored:
     scores: np.ndarray
     request_ms: float
     served_at: datetime
+    shadowed: str = ""  # the challenger version the server saw scoring these records in shadow, if any
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Handed:
     head: bytes
     columns: bytes | None
     frame: pl.DataFrame | None
+    shadowed: str = ""
 
 
 def encode(dataset: str, scored: Scored) -> bytes:
@@ -90,19 +92,28 @@ def encode(dataset: str, scored: Scored) -> bytes:
         kind, body = COLUMNS, orjson.dumps({**records.columns, **absent} if absent else records.columns)
     else:
         kind, body = FRAME, records.as_frame().write_ipc_stream(None).getvalue()
-    name = dataset.encode()
-    return PREFIX.pack(kind, len(scored.record_ids), len(name), len(head)) + name + head + body
+    name, shadowed = dataset.encode(), scored.shadowed.encode()
+    prefix = PREFIX.pack(kind, len(scored.record_ids), len(name), len(shadowed), len(head))
+    return prefix + name + shadowed + head + body
 
 
 def decode(blob: bytes) -> Handed:
     if len(blob) < PREFIX.size or blob[:1] not in (COLUMNS, FRAME):
         raise ValueError(f"not an online log hand-off (starts {blob[:8]!r})")
-    kind, rows, name_size, head_size = PREFIX.unpack_from(blob)
-    start = PREFIX.size + name_size
-    dataset, head, body = blob[PREFIX.size : start].decode(), blob[start : start + head_size], blob[start + head_size :]
+    kind, rows, name_size, shadowed_size, head_size = PREFIX.unpack_from(blob)
+    dataset, shadowed, head, body = _cut(blob, PREFIX.size, name_size, shadowed_size, head_size)
     if kind == COLUMNS:
-        return Handed(dataset, rows, head, body, None)
-    return Handed(dataset, rows, head, None, pl.read_ipc_stream(BytesIO(body)))
+        return Handed(dataset.decode(), rows, head, body, None, shadowed.decode())
+    return Handed(dataset.decode(), rows, head, None, pl.read_ipc_stream(BytesIO(body)), shadowed.decode())
+
+
+def _cut(blob: bytes, start: int, *sizes: int) -> list[bytes]:
+    """The parts of `blob` from `start` on: one of each size, then the rest."""
+    parts = []
+    for size in sizes:
+        parts.append(blob[start : start + size])
+        start += size
+    return [*parts, blob[start:]]
 
 
 def served_frame(entries: Sequence[Handed]) -> pl.DataFrame:

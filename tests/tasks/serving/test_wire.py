@@ -3,6 +3,8 @@ request order, whether its records went as plain columns or as a frame."""
 
 from __future__ import annotations
 
+import io
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 
 from tasks.serving import wire
 from tasks.serving.checked import Checked
+from tasks.serving.frames import framed, next_frame
 from tasks.serving.wire import Scored
 
 DTYPES: dict[str, pl.DataType] = {
@@ -46,8 +49,9 @@ def expected_records(rows: slice) -> pl.DataFrame:
 
 @pytest.mark.parametrize("as_frame", [False, True], ids=["plain columns", "polars frame"])
 def test_a_request_comes_back_from_the_wire_value_for_value(as_frame: bool) -> None:
-    handed = wire.decode(wire.encode("credit", request(slice(0, 4), as_frame)))
-    assert (handed.dataset, handed.rows) == ("credit", 4)
+    handed = wire.decode(wire.encode("credit", replace(request(slice(0, 4), as_frame), shadowed="17")))
+    assert (handed.dataset, handed.rows, handed.shadowed) == ("credit", 4, "17")  # the lander shadows as told
+    assert wire.decode(wire.encode("credit", request(slice(0, 1), as_frame))).shadowed == ""
     records = wire.records_frame([handed], DTYPES)
     assert records.select(list(COLUMNS)).equals(expected_records(slice(0, 4)))
     assert records.get_column("target", default=pl.Series([None] * 4)).is_null().all()
@@ -77,3 +81,43 @@ def test_plain_and_framed_requests_come_back_in_the_order_they_were_answered() -
 def test_anything_else_on_the_pipe_is_refused() -> None:
     with pytest.raises(ValueError, match="not an online log hand-off"):
         wire.decode(b"x{}")
+
+
+def test_hand_offs_come_off_the_pipe_whole_and_in_order_however_its_reads_split_them() -> None:
+    blobs = [wire.encode("credit", request(slice(0, n + 1), request_id=f"req-{n}")) for n in range(3)] + [wire.STOP]
+    stream = b"".join(framed(blob) for blob in blobs)
+    for read in (1, 3, 7, 64, len(stream)):  # a read may end inside a length or inside a hand-off
+        pipe = open_pipe(stream, read)
+        received = []
+        while (blob := next_frame(pipe)) is not None:
+            received.append(blob)
+        assert received == blobs, read
+    assert [wire.decode(blob).rows for blob in received[:-1]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("cut", [2, 9], ids=["inside a length", "inside a hand-off"])
+def test_a_hand_off_cut_short_by_a_dying_server_ends_the_pipe(cut: int) -> None:
+    whole = framed(b"first")
+    pipe = open_pipe(whole + framed(b"second")[:cut], 4)
+    assert next_frame(pipe) == b"first"
+    assert next_frame(pipe) is None
+
+
+class Trickle(io.RawIOBase):
+    """A pipe's read end holding `stream`, of which each read gets at most `read` bytes (what had arrived)."""
+
+    def __init__(self, stream: bytes, read: int) -> None:
+        self.stream, self.read_at_most = stream, read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(len(buffer), self.read_at_most, len(self.stream))
+        buffer[:size], self.stream = self.stream[:size], self.stream[size:]
+        return size
+
+
+def open_pipe(stream: bytes, read: int) -> io.BufferedReader:
+    """As the lander opens its end of the pipe: buffered, the buffer larger than what arrives at once."""
+    return io.BufferedReader(Trickle(stream, read), buffer_size=1 << 20)
