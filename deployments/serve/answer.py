@@ -25,7 +25,7 @@ def shadowed(served: Served) -> str:
 
 
 def shadows(served: Served, version: str) -> bool:
-    """Whether `served` shadows as a request answered in shadow of `version` was ("": in no shadow) says it should."""
+    """Whether `served` lands a request as the server answered it: in shadow of `version` ("": of none needed)."""
     return not version or shadowed(served) == version
 
 

@@ -2,8 +2,8 @@
 
 The lander reads the pipe through a buffer as large as the pipe: one read, so one wait for the GIL, takes every
 hand-off waiting. Read one by one (a read for the length, another for the bytes, as multiprocessing's connections
-do), each hand-off waits for the GIL again behind the landing's Python; the lander then takes a few hundred a
-second, and the server's writes block on a full pipe."""
+do), each hand-off waits for the GIL again behind the landing's Python; the lander then takes one every few
+milliseconds, and the server's writes block on a full pipe."""
 
 from __future__ import annotations
 
